@@ -1,0 +1,69 @@
+//! AWS001 aws-identity: do the credentials work, and whose are they?
+
+use crate::facts::{FactErrorKind, Facts};
+use crate::{explain, Check, Fix, Judged, Need, Outcome};
+
+pub(crate) const AWS_IDENTITY: Check = Check {
+    id: "AWS001",
+    slug: "aws-identity",
+    title: "AWS credentials work",
+    needs: &[Need::Identity],
+    explain: explain!("AWS001"),
+    judge: Some(aws_identity),
+};
+
+fn aws_identity(facts: &Facts) -> Judged {
+    match &facts.identity {
+        None => Ok(Outcome::skip("the caller identity was not looked up")),
+        Some(Ok(id)) => Ok(Outcome::pass(format!("account {}, principal {}", id.account, id.arn))
+            .with("account", &id.account)
+            .with("arn", &id.arn)),
+        Some(Err(e)) if e.kind == FactErrorKind::Credentials => Ok(Outcome::fail(format!(
+            "AWS rejected the credentials: {}",
+            e.message
+        ))
+        .with("error", e)
+        .with_fix(Fix {
+            text: "Give tidbpe working credentials: environment variables, --profile NAME (after `aws sso login` for SSO profiles), or an instance role. Verify with the command below.".into(),
+            commands: vec!["aws sts get-caller-identity".into()],
+        })),
+        Some(Err(e)) => Ok(Outcome::unknown(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{FactError, Identity};
+    use crate::Status;
+
+    fn judge(identity: Option<crate::Fact<Identity>>) -> Status {
+        let facts = Facts {
+            identity,
+            ..Facts::default()
+        };
+        AWS_IDENTITY.run(&facts).status
+    }
+
+    #[test]
+    fn verdicts() {
+        let ok = Identity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/me".into(),
+        };
+        assert_eq!(judge(Some(Ok(ok))), Status::Pass);
+        let bad = FactError::new(
+            FactErrorKind::Credentials,
+            "sts:GetCallerIdentity",
+            "InvalidClientTokenId",
+        );
+        assert_eq!(judge(Some(Err(bad))), Status::Fail);
+        let net = FactError::new(
+            FactErrorKind::Network,
+            "sts:GetCallerIdentity",
+            "connection refused",
+        );
+        assert_eq!(judge(Some(Err(net))), Status::Unknown);
+        assert_eq!(judge(None), Status::Skip);
+    }
+}

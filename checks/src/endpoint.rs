@@ -1,0 +1,514 @@
+//! The endpoint service and the VPC's interface endpoint for it: SVC001
+//! endpoint-service, EP001 endpoint-exists (with the pre-flight create
+//! command), EP002 endpoint-state, EP003 endpoint-private-dns, EP004
+//! private-dns-conflict.
+
+use crate::facts::Facts;
+use crate::support::{
+    az_label, fact, is_gone, join, main_endpoint, region_flag, service_endpoints, subnet,
+    target_az_ids, vpc_id, NO_VPC,
+};
+use crate::{explain, Check, Fix, Judged, Need, Outcome};
+
+pub(crate) const ENDPOINT_SERVICE: Check = Check {
+    id: "SVC001",
+    slug: "endpoint-service",
+    title: "The endpoint service exists in the region",
+    needs: &[Need::Service, Need::Zones],
+    explain: explain!("SVC001"),
+    judge: Some(endpoint_service),
+};
+
+fn endpoint_service(facts: &Facts) -> Judged {
+    let Some(name) = &facts.inputs.service_name else {
+        return Ok(Outcome::skip("no --service-name given"));
+    };
+    let region = &facts.inputs.region;
+    match fact(&facts.service, "the endpoint service was not looked up")? {
+        None => Ok(Outcome::fail(format!("no endpoint service named {name} is visible in {region}"))
+            .with("service_name", name)
+            .with("region", region)
+            .with_fix(Fix {
+                text: "Copy the Service Name again from the TiDB Cloud console (cluster overview, Connect, Connection Type \"Private\"); it must belong to the region you inspect. Check what AWS sees:".into(),
+                commands: vec![format!(
+                    "aws ec2 describe-vpc-endpoint-services --service-names {name} {}",
+                    region_flag(facts)
+                )],
+            })),
+        Some(svc) => {
+            let az_ids = target_az_ids(facts).unwrap_or_default();
+            let zones = facts.zones.as_ref().and_then(|z| z.as_ref().ok());
+            let labels: Vec<String> = match zones {
+                Some(zones) => az_ids.iter().map(|id| az_label(zones, id)).collect(),
+                None => svc.availability_zones.clone(),
+            };
+            Ok(Outcome::pass(format!(
+                "{name} exists in {region} ({}, in {})",
+                svc.service_type.join("/"),
+                join(&labels)
+            ))
+            .with("service_name", name)
+            .with("service_id", &svc.service_id)
+            .with("service_type", &svc.service_type)
+            .with("availability_zones", &svc.availability_zones)
+            .with("az_ids", az_ids)
+            .with("private_dns_names", &svc.private_dns_names))
+        }
+    }
+}
+
+pub(crate) const ENDPOINT_EXISTS: Check = Check {
+    id: "EP001",
+    slug: "endpoint-exists",
+    title: "An interface endpoint for the service exists in the VPC",
+    needs: &[Need::Endpoints, Need::Subnets, Need::SecurityGroups],
+    explain: explain!("EP001"),
+    judge: Some(endpoint_exists),
+};
+
+fn endpoint_exists(facts: &Facts) -> Judged {
+    let vpc = vpc_id(facts)?;
+    let endpoints = service_endpoints(facts)?;
+    if let Some(id) = &facts.inputs.endpoint_id {
+        if !endpoints.iter().any(|e| &e.endpoint_id == id) {
+            return Ok(Outcome::fail(format!("{id} is not an endpoint in {vpc}"))
+                .with("vpc_id", vpc)
+                .with_fix(Fix {
+                    text: "Check the endpoint ID and the VPC; list the VPC's endpoints:".into(),
+                    commands: vec![format!(
+                        "aws ec2 describe-vpc-endpoints --filters Name=vpc-id,Values={vpc} {}",
+                        region_flag(facts)
+                    )],
+                }));
+        }
+    }
+    if !endpoints.is_empty() {
+        let labels: Vec<String> = endpoints
+            .iter()
+            .map(|e| format!("{} ({})", e.endpoint_id, e.state))
+            .collect();
+        let ids: Vec<&str> = endpoints.iter().map(|e| e.endpoint_id.as_str()).collect();
+        return Ok(Outcome::pass(format!("{} in {vpc}", join(&labels)))
+            .with("vpc_id", vpc)
+            .with("endpoint_ids", ids));
+    }
+    let Some(service_name) = &facts.inputs.service_name else {
+        return Ok(Outcome::fail(format!(
+            "no endpoint for the service in {vpc}"
+        )));
+    };
+    Ok(
+        Outcome::fail(format!("no interface endpoint for {service_name} in {vpc}"))
+            .with("vpc_id", vpc)
+            .with_fix(preflight_fix(facts, vpc, service_name)),
+    )
+}
+
+/// The `create-vpc-endpoint` command for a VPC without an endpoint: subnets
+/// only in the service's AZ IDs (one per AZ, the client's first), a security
+/// group that admits the client, private DNS on.
+fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
+    let mut notes = Vec::new();
+    let az_ids = target_az_ids(facts).unwrap_or_default();
+    let client = facts.client.as_ref().and_then(|c| c.as_ref().ok());
+    let subnets = facts
+        .subnets
+        .as_ref()
+        .and_then(|s| s.as_ref().ok())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut chosen: Vec<&str> = Vec::new();
+    for az in &az_ids {
+        let mut in_az: Vec<_> = subnets.iter().filter(|s| &s.az_id == az).collect();
+        in_az.sort_by_key(|s| {
+            (
+                client.and_then(|c| c.subnet_id.as_deref()) != Some(s.subnet_id.as_str()),
+                s.subnet_id.clone(),
+            )
+        });
+        if let Some(s) = in_az.first() {
+            chosen.push(&s.subnet_id);
+        }
+    }
+    let client_az = client.and_then(|c| c.az_id.clone());
+    if let Some(az) = &client_az {
+        // The client's AZ first: no cross-AZ hop.
+        chosen.sort_by_key(|id| subnet(subnets, id).map(|s| &s.az_id) != Some(az));
+    }
+    if chosen.is_empty() {
+        notes.push(format!(
+            "{vpc} has no subnet in the service's AZ IDs ({}): create one first (aws ec2 create-subnet --availability-zone-id …).",
+            join(&az_ids)
+        ));
+    }
+    let group = crate::network::group_admitting_client(facts);
+    if group.is_none() {
+        notes.push(format!(
+            "No security group in {vpc} allows TCP {} from the client yet: create one (aws ec2 create-security-group, then authorize-security-group-ingress --protocol tcp --port {}) and add --security-group-ids.",
+            facts.inputs.port, facts.inputs.port
+        ));
+    }
+    let mut command = format!(
+        "aws ec2 create-vpc-endpoint --vpc-id {vpc} {} --service-name {service_name} --vpc-endpoint-type Interface --subnet-ids {}",
+        region_flag(facts),
+        if chosen.is_empty() { "<subnet-id>".to_string() } else { chosen.join(" ") }
+    );
+    if let Some(g) = group {
+        command.push_str(&format!(" --security-group-ids {g}"));
+    }
+    command.push_str(" --private-dns-enabled");
+    let mut text = format!(
+        "Create the interface endpoint (pre-flight: this is the command for {vpc}, with subnets only in the service's AZ IDs {}).",
+        join(&az_ids)
+    );
+    for n in notes {
+        text.push(' ');
+        text.push_str(&n);
+    }
+    Fix {
+        text,
+        commands: vec![command],
+    }
+}
+
+pub(crate) const ENDPOINT_STATE: Check = Check {
+    id: "EP002",
+    slug: "endpoint-state",
+    title: "The endpoint is available",
+    needs: &[Need::Endpoints],
+    explain: explain!("EP002"),
+    judge: Some(endpoint_state),
+};
+
+/// What each endpoint state means, and what to do about it.
+fn state_advice(state: &str) -> (&'static str, &'static str) {
+    match state.to_ascii_lowercase().as_str() {
+        "pendingacceptance" => (
+            "the endpoint is waiting for the service owner to accept the connection",
+            "TiDB Cloud accepts endpoints of its Serverless service automatically; if it stays pendingAcceptance, check that the Service Name is the one the console shows and contact TiDB Cloud support with the endpoint ID.",
+        ),
+        "pending" => (
+            "AWS is still creating the endpoint",
+            "Wait a minute or two, then run the doctor again; it becomes available on its own.",
+        ),
+        "rejected" => (
+            "the service owner rejected the connection",
+            "Delete this endpoint and create a new one with the Service Name from the TiDB Cloud console; if it is rejected again, contact TiDB Cloud support with the endpoint ID.",
+        ),
+        "failed" => (
+            "AWS could not create the endpoint",
+            "Delete the endpoint and create it again (check that its subnets are in the service's AZ IDs, see AZ001).",
+        ),
+        "deleting" => (
+            "the endpoint is being deleted",
+            "Wait until it is gone, then create a new endpoint.",
+        ),
+        "deleted" => ("the endpoint was deleted", "Create a new endpoint."),
+        "expired" => (
+            "the endpoint's connection request expired before it was accepted",
+            "Delete it and create a new endpoint.",
+        ),
+        _ => (
+            "the endpoint is in a state that does not carry traffic",
+            "Check the endpoint in the VPC console.",
+        ),
+    }
+}
+
+fn endpoint_state(facts: &Facts) -> Judged {
+    let ep = main_endpoint(facts)?;
+    let id = &ep.endpoint_id;
+    if ep.state.eq_ignore_ascii_case("available") {
+        return Ok(Outcome::pass(format!("{id} is available")).with("state", &ep.state));
+    }
+    let (meaning, todo) = state_advice(&ep.state);
+    let mut commands = vec![format!(
+        "aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {id} --query 'VpcEndpoints[].State' {}",
+        region_flag(facts)
+    )];
+    if is_gone(&ep.state) && !ep.state.eq_ignore_ascii_case("deleting") {
+        if !ep.state.eq_ignore_ascii_case("deleted") {
+            commands.push(format!(
+                "aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {id} {}",
+                region_flag(facts)
+            ));
+        }
+        commands.push(format!(
+            "aws ec2 create-vpc-endpoint --vpc-id {} {} --service-name {} --vpc-endpoint-type Interface --subnet-ids {} --security-group-ids {} --private-dns-enabled",
+            ep.vpc_id,
+            region_flag(facts),
+            ep.service_name,
+            ep.subnet_ids.join(" "),
+            ep.security_group_ids.join(" ")
+        ));
+    }
+    Ok(Outcome::fail(format!("{id} is {}: {meaning}", ep.state))
+        .with("state", &ep.state)
+        .with_fix(Fix {
+            text: todo.to_string(),
+            commands,
+        }))
+}
+
+pub(crate) const ENDPOINT_PRIVATE_DNS: Check = Check {
+    id: "EP003",
+    slug: "endpoint-private-dns",
+    title: "The endpoint has private DNS enabled",
+    needs: &[Need::Endpoints],
+    explain: explain!("EP003"),
+    judge: Some(endpoint_private_dns),
+};
+
+fn endpoint_private_dns(facts: &Facts) -> Judged {
+    let ep = main_endpoint(facts)?;
+    let id = &ep.endpoint_id;
+    let outcome = if ep.private_dns_enabled {
+        Outcome::pass(format!("{id} has PrivateDnsEnabled = true"))
+    } else {
+        Outcome::fail(format!("{id} has PrivateDnsEnabled = false")).with_fix(Fix {
+            text: format!(
+                "Enable private DNS on the endpoint (\"Enable DNS name\" in the console), so {} resolves to its private IPs. The VPC needs DNS resolution and DNS hostnames on first (VPC001, VPC002).",
+                facts.inputs.host
+            ),
+            commands: vec![format!(
+                "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} --private-dns-enabled {}",
+                region_flag(facts)
+            )],
+        })
+    };
+    Ok(outcome
+        .with("endpoint_id", id)
+        .with("private_dns_enabled", ep.private_dns_enabled))
+}
+
+pub(crate) const PRIVATE_DNS_CONFLICT: Check = Check {
+    id: "EP004",
+    slug: "private-dns-conflict",
+    title: "One endpoint for the gateway domain in the VPC",
+    needs: &[Need::Endpoints],
+    explain: explain!("EP004"),
+    judge: Some(private_dns_conflict),
+};
+
+fn private_dns_conflict(facts: &Facts) -> Judged {
+    let vpc = vpc_id(facts)?;
+    fact(&facts.endpoints, NO_VPC)?;
+    let live: Vec<_> = service_endpoints(facts)?
+        .into_iter()
+        .filter(|e| !is_gone(&e.state))
+        .collect();
+    match live.as_slice() {
+        [] => Ok(Outcome::skip(
+            "there is no live endpoint for the service in the VPC (see EP001)",
+        )),
+        [one] => Ok(Outcome::pass(format!(
+            "{} is the only endpoint for the service in {vpc}",
+            one.endpoint_id
+        ))
+        .with("endpoint_ids", [&one.endpoint_id])),
+        many => {
+            let keep = main_endpoint(facts)?;
+            let extra: Vec<&str> = many
+                .iter()
+                .filter(|e| e.endpoint_id != keep.endpoint_id)
+                .map(|e| e.endpoint_id.as_str())
+                .collect();
+            let labels: Vec<String> = many
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} (private DNS {})",
+                        e.endpoint_id,
+                        if e.private_dns_enabled { "on" } else { "off" }
+                    )
+                })
+                .collect();
+            let ids: Vec<&str> = many.iter().map(|e| e.endpoint_id.as_str()).collect();
+            Ok(Outcome::fail(format!(
+                "{} endpoints for the service in {vpc}: {}; only one can carry the private DNS name",
+                many.len(),
+                join(&labels)
+            ))
+            .with("endpoint_ids", ids)
+            .with_fix(Fix {
+                text: format!(
+                    "One endpoint per VPC serves every TiDB Cloud Serverless cluster of the region. Keep {} and delete the redundant one(s); creating another endpoint with private DNS fails with \"private-dns-enabled cannot be set because there is already a conflicting DNS domain\".",
+                    keep.endpoint_id
+                ),
+                commands: vec![format!(
+                    "aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {} {}",
+                    extra.join(" "),
+                    region_flag(facts)
+                )],
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{
+        Endpoint, EndpointService, FactError, FactErrorKind, Inputs, Subnet, VpcChoice, Zone,
+    };
+    use crate::Status;
+
+    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+    fn endpoint(id: &str, state: &str, private_dns: bool) -> Endpoint {
+        Endpoint {
+            endpoint_id: id.into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            service_name: SVC.into(),
+            endpoint_type: "Interface".into(),
+            state: state.into(),
+            private_dns_enabled: private_dns,
+            subnet_ids: vec!["subnet-00000001".into()],
+            security_group_ids: vec!["sg-00000001".into()],
+            network_interface_ids: vec![],
+        }
+    }
+
+    fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
+        Subnet {
+            subnet_id: id.into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            availability_zone: az_name.into(),
+            az_id: az_id.into(),
+            cidr_block: None,
+        }
+    }
+
+    fn facts(endpoints: Vec<Endpoint>) -> Facts {
+        Facts {
+            inputs: Inputs {
+                service_name: Some(SVC.into()),
+                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
+                region: "us-east-1".into(),
+                port: 4000,
+                ..Inputs::default()
+            },
+            vpc_choice: Some(VpcChoice {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                source: "flag".into(),
+            }),
+            service: Some(Ok(Some(EndpointService {
+                service_name: SVC.into(),
+                service_id: None,
+                service_type: vec!["Interface".into()],
+                availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
+                private_dns_names: vec![],
+                owner: None,
+            }))),
+            zones: Some(Ok(vec![
+                Zone {
+                    zone_name: "us-east-1a".into(),
+                    zone_id: "use1-az6".into(),
+                },
+                Zone {
+                    zone_name: "us-east-1b".into(),
+                    zone_id: "use1-az1".into(),
+                },
+                Zone {
+                    zone_name: "us-east-1c".into(),
+                    zone_id: "use1-az2".into(),
+                },
+            ])),
+            endpoints: Some(Ok(endpoints)),
+            subnets: Some(Ok(vec![
+                subnet("subnet-0000000a", "us-east-1a", "use1-az6"),
+                subnet("subnet-0000000b", "us-east-1b", "use1-az1"),
+                subnet("subnet-0000000c", "us-east-1c", "use1-az2"),
+            ])),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn service_lookup() {
+        let mut f = facts(vec![]);
+        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Pass);
+        f.service = Some(Ok(None));
+        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Fail);
+        f.service = Some(Err(FactError::new(
+            FactErrorKind::AccessDenied,
+            "ec2:DescribeVpcEndpointServices",
+            "no",
+        )));
+        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Unknown);
+    }
+
+    #[test]
+    fn preflight_command_uses_only_supported_azs() {
+        let f = facts(vec![]);
+        let finding = ENDPOINT_EXISTS.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        let cmd = &finding.fix.unwrap().commands[0];
+        assert!(
+            cmd.contains("--subnet-ids subnet-0000000b subnet-0000000c "),
+            "{cmd}"
+        );
+        assert!(!cmd.contains("subnet-0000000a"));
+        assert!(cmd.contains("--vpc-endpoint-type Interface"));
+        assert!(cmd.contains("--private-dns-enabled"));
+        for check in [
+            &ENDPOINT_STATE,
+            &ENDPOINT_PRIVATE_DNS,
+            &PRIVATE_DNS_CONFLICT,
+        ] {
+            assert_eq!(check.run(&f).status, Status::Skip, "{}", check.id);
+        }
+    }
+
+    #[test]
+    fn states() {
+        let f = facts(vec![endpoint("vpce-00000001", "available", true)]);
+        assert_eq!(ENDPOINT_EXISTS.run(&f).status, Status::Pass);
+        assert_eq!(ENDPOINT_STATE.run(&f).status, Status::Pass);
+        for state in [
+            "pendingAcceptance",
+            "pending",
+            "rejected",
+            "failed",
+            "deleting",
+            "deleted",
+            "expired",
+        ] {
+            let f = facts(vec![endpoint("vpce-00000001", &state.to_lowercase(), true)]);
+            let finding = ENDPOINT_STATE.run(&f);
+            assert_eq!(finding.status, Status::Fail, "{state}");
+            assert!(!finding.fix.unwrap().text.is_empty());
+        }
+        let mut f = facts(vec![]);
+        f.endpoints = Some(Err(FactError::new(
+            FactErrorKind::AccessDenied,
+            "ec2:DescribeVpcEndpoints",
+            "no",
+        )));
+        assert_eq!(ENDPOINT_STATE.run(&f).status, Status::Unknown);
+        assert_eq!(ENDPOINT_EXISTS.run(&f).status, Status::Unknown);
+    }
+
+    #[test]
+    fn private_dns_and_conflicts() {
+        let f = facts(vec![endpoint("vpce-00000001", "available", false)]);
+        let finding = ENDPOINT_PRIVATE_DNS.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding.fix.unwrap().commands[0]
+            .contains("modify-vpc-endpoint --vpc-endpoint-id vpce-00000001 --private-dns-enabled"));
+        assert_eq!(PRIVATE_DNS_CONFLICT.run(&f).status, Status::Pass);
+
+        let f = facts(vec![
+            endpoint("vpce-00000002", "available", false),
+            endpoint("vpce-00000001", "available", true),
+        ]);
+        assert_eq!(
+            ENDPOINT_PRIVATE_DNS.run(&f).status,
+            Status::Pass,
+            "the private-DNS one is under test"
+        );
+        let conflict = PRIVATE_DNS_CONFLICT.run(&f);
+        assert_eq!(conflict.status, Status::Fail);
+        assert!(conflict.fix.unwrap().commands[0].contains("--vpc-endpoint-ids vpce-00000002 "));
+    }
+}

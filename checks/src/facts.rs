@@ -1,0 +1,336 @@
+//! The contract between gathering and judging.
+//!
+//! `gather` (in the binary) fills a [`Facts`] value from AWS, IMDS and the
+//! network; the checks in this crate read it and nothing else. Facts are
+//! serialized into the JSON report, so `tidbpe analyze` can judge them again
+//! offline: keep every type here plain data (strings, numbers, CIDRs), never
+//! SDK types, and only ever add optional fields.
+//!
+//! Each fact that comes from one call is a [`Fact`]: `Ok` with what was seen,
+//! or `Err` naming the call that failed, so only the checks that need it
+//! become `unknown`. A fact that was not asked for at all (no VPC known, no
+//! endpoint yet) is `None`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// One gathered fact: what was seen, or why it could not be seen.
+pub type Fact<T> = Result<T, FactError>;
+
+/// Why a fact could not be gathered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactError {
+    pub kind: FactErrorKind,
+    /// The call that failed, as an IAM action (`ec2:DescribeNetworkAcls`),
+    /// or the probe (`imds`, `dns`).
+    pub action: String,
+    /// The service's error code (`UnauthorizedOperation`), when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FactErrorKind {
+    /// The caller lacks the IAM permission for `action`.
+    AccessDenied,
+    /// Credentials are missing, invalid or expired.
+    Credentials,
+    /// The run's deadline (`--timeout`) passed before an answer came.
+    Timeout,
+    /// The service could not be reached.
+    Network,
+    /// The service answered with an error.
+    Api,
+}
+
+impl FactError {
+    pub fn new(kind: FactErrorKind, action: &str, message: impl Into<String>) -> Self {
+        FactError {
+            kind,
+            action: action.to_string(),
+            code: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the user asked for, after validation and defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// AZ IDs the TiDB Cloud console shows (`use1-az1`); empty: the service's own.
+    #[serde(default)]
+    pub az_ids: Vec<String>,
+    pub region: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<IpAddr>,
+    /// Checks deselected with `--only` / `--skip`: (ID, reason).
+    #[serde(default)]
+    pub deselected: BTreeMap<String, String>,
+}
+
+/// Everything the checks judge.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Facts {
+    pub inputs: Inputs,
+    /// `sts:GetCallerIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Fact<Identity>>,
+    /// `ec2:DescribeVpcEndpointServices` for the service name; `Ok(None)`: no
+    /// such service in the region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Fact<Option<EndpointService>>>,
+    /// `ec2:DescribeAvailabilityZones`: zone names and IDs of the region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<Fact<Vec<Zone>>>,
+    /// How the VPC under test was chosen; `None`: no VPC could be chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_choice: Option<VpcChoice>,
+    /// The client (this instance, `--instance-id`, or `--client-ip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<Fact<Client>>,
+    /// `ec2:DescribeVpcs` of the VPC under test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<Fact<Vpc>>,
+    /// `ec2:DescribeVpcAttribute enableDnsSupport`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_support: Option<Fact<bool>>,
+    /// `ec2:DescribeVpcAttribute enableDnsHostnames`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_hostnames: Option<Fact<bool>>,
+    /// `ec2:DescribeDhcpOptions` of the VPC's option set; `Ok(None)`: no set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_options: Option<Fact<Option<DhcpOptions>>>,
+    /// `route53:ListHostedZonesByVPC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zones: Option<Fact<Vec<HostedZone>>>,
+    /// `ec2:DescribeVpcEndpoints` of every endpoint in the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Fact<Vec<Endpoint>>>,
+    /// `ec2:DescribeSubnets` of every subnet in the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<Fact<Vec<Subnet>>>,
+    /// `ec2:DescribeNetworkInterfaces` of the endpoint's interfaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_interfaces: Option<Fact<Vec<NetworkInterface>>>,
+    /// `ec2:DescribeSecurityGroups` of every group in the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Fact<Vec<SecurityGroup>>>,
+    /// `ec2:GetManagedPrefixListEntries` of the prefix lists that rules name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_lists: Option<Fact<Vec<PrefixList>>>,
+    /// `ec2:DescribeNetworkAcls` of every network ACL in the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    /// Milliseconds each call took, by IAM action.
+    #[serde(default)]
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointService {
+    pub service_name: String,
+    #[serde(default)]
+    pub service_id: Option<String>,
+    /// `Interface`, `GatewayLoadBalancer`, …
+    #[serde(default)]
+    pub service_type: Vec<String>,
+    /// AZ names as the caller's account sees them.
+    #[serde(default)]
+    pub availability_zones: Vec<String>,
+    #[serde(default)]
+    pub private_dns_names: Vec<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// One availability zone: the name is per-account, the ID is global.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Zone {
+    pub zone_name: String,
+    pub zone_id: String,
+}
+
+/// How the VPC under test was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcChoice {
+    pub vpc_id: String,
+    /// `flag`, `imds`, `instance`, `endpoint`, `unique-endpoint`.
+    pub source: String,
+}
+
+/// The machine that must connect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// `imds`, `instance-id` (DescribeInstances) or `client-ip`.
+    pub source: String,
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub az_id: Option<String>,
+    #[serde(default)]
+    pub private_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub vpc_id: String,
+    #[serde(default)]
+    pub cidr_blocks: Vec<IpNet>,
+    #[serde(default)]
+    pub dhcp_options_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpOptions {
+    pub dhcp_options_id: String,
+    /// Values of `domain-name-servers` (`AmazonProvidedDNS` or addresses).
+    #[serde(default)]
+    pub domain_name_servers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostedZone {
+    pub id: String,
+    /// As Route 53 gives it, with or without the final dot.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub endpoint_id: String,
+    pub vpc_id: String,
+    pub service_name: String,
+    /// `Interface`, `Gateway`, …
+    pub endpoint_type: String,
+    /// As AWS sends it (`available`, `pendingAcceptance`, …; any case).
+    pub state: String,
+    pub private_dns_enabled: bool,
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    #[serde(default)]
+    pub network_interface_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub az_id: String,
+    #[serde(default)]
+    pub cidr_block: Option<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInterface {
+    pub network_interface_id: String,
+    pub subnet_id: String,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub private_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub group_id: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default)]
+    pub ingress: Vec<SgRule>,
+    #[serde(default)]
+    pub egress: Vec<SgRule>,
+}
+
+/// One security-group rule with one peer, as `DescribeSecurityGroupRules`
+/// lists them (a grouped `IpPermission` is split into one rule per peer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SgRule {
+    /// `-1` (all), `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
+    pub protocol: String,
+    /// Port range, inclusive; `None` for all ports (or ICMP type/code).
+    #[serde(default)]
+    pub from_port: Option<i32>,
+    #[serde(default)]
+    pub to_port: Option<i32>,
+    pub peer: SgPeer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SgPeer {
+    Cidr(IpNet),
+    PrefixList(String),
+    Group(String),
+}
+
+/// A customer-managed prefix list and its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefixList {
+    pub prefix_list_id: String,
+    #[serde(default)]
+    pub cidrs: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAcl {
+    pub network_acl_id: String,
+    #[serde(default)]
+    pub is_default: bool,
+    /// Subnets associated with this ACL.
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
+    #[serde(default)]
+    pub entries: Vec<AclEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclEntry {
+    /// 1–32766; the implicit final deny is 32767 (`*`).
+    pub rule_number: i32,
+    pub egress: bool,
+    /// `-1` (all), `6` (tcp), `17` (udp), … as the API gives it.
+    pub protocol: String,
+    pub allow: bool,
+    pub cidr: IpNet,
+    /// Port range, inclusive; `None`: all ports.
+    #[serde(default)]
+    pub port_range: Option<(u16, u16)>,
+}

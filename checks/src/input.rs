@@ -1,0 +1,174 @@
+//! INP001 target-host: is the target an AWS PrivateLink host of TiDB Cloud,
+//! in the same region as the service name and the region inspected?
+
+use crate::facts::Facts;
+use crate::names::{host_kind, region_of_service_name, HostKind};
+use crate::support::join;
+use crate::{explain, Check, Fix, Judged, Outcome};
+
+pub(crate) const TARGET_HOST: Check = Check {
+    id: "INP001",
+    slug: "target-host",
+    title: "Target is a TiDB Cloud PrivateLink host in this region",
+    needs: &[],
+    explain: explain!("INP001"),
+    judge: Some(target_host),
+};
+
+fn target_host(facts: &Facts) -> Judged {
+    let inputs = &facts.inputs;
+    let host = inputs.host.as_str();
+    let host_region = match host_kind(host) {
+        HostKind::AwsPrivateLink { region } => region,
+        HostKind::Gcp => {
+            return Ok(Outcome::fail(format!(
+                "{host} is on Google Cloud: private endpoints via AWS PrivateLink do not apply to clusters on Google Cloud"
+            ))
+            .with("host", host)
+            .with_fix(Fix {
+                text: "Private endpoints via AWS PrivateLink only serve TiDB Cloud Serverless clusters hosted on AWS. Connect to this cluster through its public endpoint, or use a cluster in an AWS region.".into(),
+                commands: vec![],
+            }))
+        }
+        HostKind::AwsPublic { region } => {
+            let private = format!("gateway01-privatelink.{region}.prod.aws.tidbcloud.com");
+            return Ok(Outcome::fail(format!(
+                "{host} is the public endpoint of the cluster, not its private one"
+            ))
+            .with("host", host)
+            .with_fix(Fix {
+                text: format!("Use the private host shown under Connection Type \"Private\" in the TiDB Cloud console, e.g. {private}."),
+                commands: vec![format!("tidbpe doctor --host {private}")],
+            }));
+        }
+        HostKind::Other => {
+            return Ok(Outcome::fail(format!(
+                "{host} is not a TiDB Cloud PrivateLink host (gatewayNN-privatelink.<region>.prod.aws.tidbcloud.com)"
+            ))
+            .with("host", host)
+            .with_fix(Fix {
+                text: "Copy the host from the TiDB Cloud console (Connect, Connection Type \"Private\").".into(),
+                commands: vec![],
+            }))
+        }
+    };
+
+    let mut regions = vec![("host", host_region.clone())];
+    if let Some(name) = &inputs.service_name {
+        if let Some(r) = region_of_service_name(name) {
+            regions.push(("service name", r.to_string()));
+        }
+    }
+    regions.push(("inspected region", inputs.region.clone()));
+    let outcome = if regions.iter().all(|(_, r)| *r == host_region) {
+        Outcome::pass(format!(
+            "{host} is an AWS PrivateLink host in {host_region}"
+        ))
+    } else {
+        let seen: Vec<String> = regions
+            .iter()
+            .map(|(what, r)| format!("{what}: {r}"))
+            .collect();
+        Outcome::fail(format!(
+            "regions disagree ({}): cross-region private endpoint connections are not supported",
+            join(&seen)
+        ))
+        .with_fix(Fix {
+            text: format!(
+                "The endpoint must be created in the cluster's region ({host_region}), in a VPC of that region. Check the Service Name, Region ID and host in the TiDB Cloud console, and inspect that region."
+            ),
+            commands: vec![format!("tidbpe doctor --region {host_region} --host {host} …")],
+        })
+    };
+    let mut outcome = outcome.with("host", host);
+    for (what, r) in regions {
+        outcome = outcome.with(&format!("region ({what})"), r);
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Inputs;
+    use crate::Status;
+
+    fn facts(host: &str, service: Option<&str>, region: &str) -> Facts {
+        Facts {
+            inputs: Inputs {
+                host: host.into(),
+                service_name: service.map(String::from),
+                region: region.into(),
+                port: 4000,
+                ..Inputs::default()
+            },
+            ..Facts::default()
+        }
+    }
+
+    fn status(f: &Facts) -> Status {
+        TARGET_HOST.run(f).status
+    }
+
+    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+    #[test]
+    fn same_region_passes() {
+        let f = facts(
+            "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com",
+            Some(SVC),
+            "us-east-1",
+        );
+        assert_eq!(status(&f), Status::Pass);
+    }
+
+    #[test]
+    fn host_in_other_region_fails_as_cross_region() {
+        let f = facts(
+            "gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com",
+            Some(SVC),
+            "us-east-1",
+        );
+        let finding = TARGET_HOST.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding
+            .summary
+            .contains("cross-region private endpoint connections are not supported"));
+    }
+
+    #[test]
+    fn gcp_host_fails() {
+        let f = facts(
+            "gateway01.us-central1.prod.gcp.tidbcloud.com",
+            None,
+            "us-east-1",
+        );
+        let finding = TARGET_HOST.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding.summary.contains(
+            "private endpoints via AWS PrivateLink do not apply to clusters on Google Cloud"
+        ));
+    }
+
+    #[test]
+    fn public_host_fails_with_private_hint() {
+        let f = facts(
+            "gateway01.us-east-1.prod.aws.tidbcloud.com",
+            None,
+            "us-east-1",
+        );
+        let finding = TARGET_HOST.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding
+            .fix
+            .unwrap()
+            .text
+            .contains("gateway01-privatelink.us-east-1"));
+    }
+
+    #[test]
+    fn unrelated_host_fails() {
+        let f = facts("db.example.com", None, "us-east-1");
+        assert_eq!(status(&f), Status::Fail);
+    }
+}

@@ -1,0 +1,313 @@
+//! Availability zones: AZ001 endpoint-az, AZ002 client-az. Zones are
+//! compared by AZ ID (`use1-az1`), never by name: names are shuffled per
+//! AWS account, IDs are the same everywhere.
+
+use crate::facts::Facts;
+use crate::support::{
+    az_label, fact, join, main_endpoint, region_flag, subnet, target_az_ids, vpc_id, NO_VPC,
+};
+use crate::{explain, Check, Fix, Judged, Need, Outcome};
+
+pub(crate) const ENDPOINT_AZ: Check = Check {
+    id: "AZ001",
+    slug: "endpoint-az",
+    title: "The endpoint's subnets are in the service's AZ IDs",
+    needs: &[Need::Service, Need::Zones, Need::Subnets, Need::Endpoints],
+    explain: explain!("AZ001"),
+    judge: Some(endpoint_az),
+};
+
+fn endpoint_az(facts: &Facts) -> Judged {
+    let vpc = vpc_id(facts)?;
+    let az_ids = target_az_ids(facts)?;
+    let zones = fact(&facts.zones, "availability zones were not looked up")?;
+    let subnets = fact(&facts.subnets, NO_VPC)?;
+    let wanted: Vec<String> = az_ids.iter().map(|id| az_label(zones, id)).collect();
+    let label = |id: &str| match subnet(subnets, id) {
+        Some(s) => format!("{} in {} ({})", s.subnet_id, s.az_id, s.availability_zone),
+        None => format!("{id} (not in {vpc})"),
+    };
+    let in_service_az = |id: &str| subnet(subnets, id).is_some_and(|s| az_ids.contains(&s.az_id));
+
+    let endpoint = match main_endpoint(facts) {
+        Ok(ep) => ep,
+        Err(_) => {
+            // Pre-flight: which subnets could carry the endpoint?
+            fact(&facts.endpoints, NO_VPC)?;
+            let eligible: Vec<String> = subnets
+                .iter()
+                .filter(|s| az_ids.contains(&s.az_id))
+                .map(|s| label(&s.subnet_id))
+                .collect();
+            let outcome = if eligible.is_empty() {
+                Outcome::fail(format!(
+                    "no subnet of {vpc} is in the service's AZ IDs {}",
+                    join(&wanted)
+                ))
+                .with_fix(Fix {
+                    text: "Create a subnet in one of the service's AZ IDs (the AZ ID, not the name: names differ between AWS accounts), then create the endpoint there:".into(),
+                    commands: az_ids
+                        .iter()
+                        .take(1)
+                        .map(|az| format!(
+                            "aws ec2 create-subnet --vpc-id {vpc} --availability-zone-id {az} --cidr-block <free CIDR> {}",
+                            region_flag(facts)
+                        ))
+                        .collect(),
+                })
+            } else {
+                Outcome::pass(format!(
+                    "pre-flight: eligible subnets for the endpoint: {}",
+                    join(&eligible)
+                ))
+            };
+            return Ok(outcome
+                .with("service_az_ids", &az_ids)
+                .with("eligible_subnets", eligible));
+        }
+    };
+
+    let id = &endpoint.endpoint_id;
+    let (good, bad): (Vec<&String>, Vec<&String>) =
+        endpoint.subnet_ids.iter().partition(|s| in_service_az(s));
+    let seen: Vec<String> = endpoint.subnet_ids.iter().map(|s| label(s)).collect();
+    let outcome = if bad.is_empty() && !good.is_empty() {
+        Outcome::pass(format!("{id} is in {}", join(&seen)))
+    } else {
+        let bad_labels: Vec<String> = bad.iter().map(|s| label(s)).collect();
+        let replacements: Vec<&str> = az_ids
+            .iter()
+            .filter_map(|az| subnets.iter().find(|s| &s.az_id == az))
+            .map(|s| s.subnet_id.as_str())
+            .filter(|s| !endpoint.subnet_ids.iter().any(|e| e == s))
+            .collect();
+        let mut command = format!(
+            "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} {}",
+            region_flag(facts)
+        );
+        if !replacements.is_empty() {
+            command.push_str(&format!(" --add-subnet-ids {}", replacements.join(" ")));
+        }
+        let bad_ids: Vec<&str> = bad.iter().map(|s| s.as_str()).collect();
+        command.push_str(&format!(" --remove-subnet-ids {}", bad_ids.join(" ")));
+        Outcome::fail(format!(
+            "{id} has subnet(s) outside the service's AZ IDs {}: {}",
+            join(&wanted),
+            join(&bad_labels)
+        ))
+        .with_fix(Fix {
+            text: format!(
+                "Put the endpoint in subnets of the service's AZ IDs ({}). Compare AZ IDs, not names: us-east-1a in your account need not be us-east-1a in another.",
+                join(&wanted)
+            ),
+            commands: vec![command],
+        })
+    };
+    Ok(outcome
+        .with("endpoint_id", id)
+        .with("service_az_ids", &az_ids)
+        .with("endpoint_subnets", seen))
+}
+
+pub(crate) const CLIENT_AZ: Check = Check {
+    id: "AZ002",
+    slug: "client-az",
+    title: "The client's AZ has an endpoint network interface",
+    needs: &[Need::Instance, Need::Subnets, Need::Endpoints, Need::Zones],
+    explain: explain!("AZ002"),
+    judge: Some(client_az),
+};
+
+pub(crate) const NO_CLIENT: &str =
+    "the client is unknown: run tidbpe on the client instance, or pass --instance-id";
+
+fn client_az(facts: &Facts) -> Judged {
+    let client = fact(&facts.client, NO_CLIENT)?;
+    let Some(client_az) = &client.az_id else {
+        return Err(Outcome::skip(NO_CLIENT));
+    };
+    let endpoint = main_endpoint(facts)?;
+    let subnets = fact(&facts.subnets, NO_VPC)?;
+    let zones = fact(&facts.zones, "availability zones were not looked up")?;
+    let mut endpoint_azs: Vec<String> = endpoint
+        .subnet_ids
+        .iter()
+        .filter_map(|s| subnet(subnets, s))
+        .map(|s| s.az_id.clone())
+        .collect();
+    endpoint_azs.sort();
+    endpoint_azs.dedup();
+    let labels: Vec<String> = endpoint_azs.iter().map(|a| az_label(zones, a)).collect();
+    let who = client.instance_id.as_deref().unwrap_or("the client");
+    let outcome = if endpoint_azs.contains(client_az) {
+        Outcome::pass(format!(
+            "{who} is in {}, where {} has a network interface",
+            az_label(zones, client_az),
+            endpoint.endpoint_id
+        ))
+    } else {
+        let service_azs = target_az_ids(facts).unwrap_or_default();
+        let same_az_subnet = subnets
+            .iter()
+            .find(|s| &s.az_id == client_az)
+            .map(|s| s.subnet_id.clone());
+        let fix = if service_azs.contains(client_az) {
+            Fix {
+                text:
+                    "Add a subnet in the client's AZ to the endpoint, so traffic stays in the zone:"
+                        .into(),
+                commands: vec![format!(
+                    "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {} --add-subnet-ids {} {}",
+                    endpoint.endpoint_id,
+                    same_az_subnet.unwrap_or_else(|| "<subnet in ".to_string() + client_az + ">"),
+                    region_flag(facts)
+                )],
+            }
+        } else {
+            Fix {
+                text: format!(
+                    "The service is not offered in the client's AZ {}; to avoid the cross-AZ hop, run the client in one of {}.",
+                    az_label(zones, client_az),
+                    join(&service_azs)
+                ),
+                commands: vec![],
+            }
+        };
+        Outcome::warn(format!(
+            "{who} is in {}, but {} has interfaces only in {}: traffic crosses AZs (works, with more latency and cost)",
+            az_label(zones, client_az),
+            endpoint.endpoint_id,
+            join(&labels)
+        ))
+        .with_fix(fix)
+    };
+    Ok(outcome
+        .with("client_az_id", client_az)
+        .with("endpoint_az_ids", endpoint_azs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Client, Endpoint, EndpointService, Inputs, Subnet, VpcChoice, Zone};
+    use crate::Status;
+
+    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+    fn facts(endpoint_subnets: &[&str], client_az: Option<&str>) -> Facts {
+        let subnet = |id: &str, name: &str, az: &str| Subnet {
+            subnet_id: id.into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            availability_zone: name.into(),
+            az_id: az.into(),
+            cidr_block: None,
+        };
+        Facts {
+            inputs: Inputs {
+                service_name: Some(SVC.into()),
+                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
+                region: "us-east-1".into(),
+                port: 4000,
+                ..Inputs::default()
+            },
+            vpc_choice: Some(VpcChoice {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                source: "flag".into(),
+            }),
+            service: Some(Ok(Some(EndpointService {
+                service_name: SVC.into(),
+                service_id: None,
+                service_type: vec!["Interface".into()],
+                availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
+                private_dns_names: vec![],
+                owner: None,
+            }))),
+            zones: Some(Ok(vec![
+                Zone {
+                    zone_name: "us-east-1a".into(),
+                    zone_id: "use1-az6".into(),
+                },
+                Zone {
+                    zone_name: "us-east-1b".into(),
+                    zone_id: "use1-az1".into(),
+                },
+                Zone {
+                    zone_name: "us-east-1c".into(),
+                    zone_id: "use1-az2".into(),
+                },
+            ])),
+            subnets: Some(Ok(vec![
+                subnet("subnet-0000000a", "us-east-1a", "use1-az6"),
+                subnet("subnet-0000000b", "us-east-1b", "use1-az1"),
+                subnet("subnet-0000000c", "us-east-1c", "use1-az2"),
+            ])),
+            endpoints: Some(Ok(if endpoint_subnets.is_empty() {
+                vec![]
+            } else {
+                vec![Endpoint {
+                    endpoint_id: "vpce-00000001".into(),
+                    vpc_id: "vpc-0a1b2c3d".into(),
+                    service_name: SVC.into(),
+                    endpoint_type: "Interface".into(),
+                    state: "available".into(),
+                    private_dns_enabled: true,
+                    subnet_ids: endpoint_subnets.iter().map(|s| s.to_string()).collect(),
+                    security_group_ids: vec![],
+                    network_interface_ids: vec![],
+                }]
+            })),
+            client: client_az.map(|az| {
+                Ok(Client {
+                    source: "imds".into(),
+                    az_id: Some(az.into()),
+                    ..Client::default()
+                })
+            }),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn endpoint_azs_by_id() {
+        assert_eq!(
+            ENDPOINT_AZ
+                .run(&facts(&["subnet-0000000b", "subnet-0000000c"], None))
+                .status,
+            Status::Pass
+        );
+        let wrong = ENDPOINT_AZ.run(&facts(&["subnet-0000000a"], None));
+        assert_eq!(wrong.status, Status::Fail);
+        assert!(
+            wrong.summary.contains("use1-az6 (us-east-1a)"),
+            "{}",
+            wrong.summary
+        );
+        assert!(wrong.fix.unwrap().commands[0].contains("--remove-subnet-ids subnet-0000000a"));
+        let preflight = ENDPOINT_AZ.run(&facts(&[], None));
+        assert_eq!(preflight.status, Status::Pass);
+        assert!(
+            preflight.summary.contains("subnet-0000000b")
+                && !preflight.summary.contains("subnet-0000000a")
+        );
+    }
+
+    #[test]
+    fn client_azs() {
+        assert_eq!(
+            CLIENT_AZ
+                .run(&facts(&["subnet-0000000b"], Some("use1-az1")))
+                .status,
+            Status::Pass
+        );
+        assert_eq!(
+            CLIENT_AZ
+                .run(&facts(&["subnet-0000000c"], Some("use1-az1")))
+                .status,
+            Status::Warn
+        );
+        assert_eq!(
+            CLIENT_AZ.run(&facts(&["subnet-0000000c"], None)).status,
+            Status::Skip
+        );
+    }
+}

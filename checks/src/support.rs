@@ -1,0 +1,139 @@
+//! Shared reading of facts: what is missing becomes `skip` or `unknown`
+//! the same way in every check.
+
+use crate::facts::{Endpoint, EndpointService, Fact, Facts, Subnet, Zone};
+use crate::Outcome;
+
+/// `None` → skip (with `missing`), `Err` → unknown, `Ok` → the value.
+pub(crate) fn fact<'a, T>(f: &'a Option<Fact<T>>, missing: &str) -> Result<&'a T, Outcome> {
+    match f {
+        None => Err(Outcome::skip(missing)),
+        Some(Err(e)) => Err(Outcome::unknown(e)),
+        Some(Ok(v)) => Ok(v),
+    }
+}
+
+pub(crate) const NO_VPC: &str =
+    "no VPC to inspect: pass --vpc-id or --instance-id, or run tidbpe on an EC2 instance in the VPC";
+
+/// The VPC under test.
+pub(crate) fn vpc_id(facts: &Facts) -> Result<&str, Outcome> {
+    facts
+        .vpc_choice
+        .as_ref()
+        .map(|c| c.vpc_id.as_str())
+        .ok_or_else(|| Outcome::skip(NO_VPC))
+}
+
+/// The endpoint service, when it exists.
+pub(crate) fn service(facts: &Facts) -> Result<&EndpointService, Outcome> {
+    match fact(&facts.service, "the endpoint service was not looked up")? {
+        Some(s) => Ok(s),
+        None => Err(Outcome::skip(
+            "the endpoint service does not exist in this region (see SVC001)",
+        )),
+    }
+}
+
+/// Does `state` mean the endpoint is gone (or going) for good?
+pub(crate) fn is_gone(state: &str) -> bool {
+    ["deleted", "deleting", "rejected", "failed", "expired"]
+        .iter()
+        .any(|s| state.eq_ignore_ascii_case(s))
+}
+
+/// The endpoints in the VPC that are for the service (or the one `--endpoint-id` names).
+pub(crate) fn service_endpoints(facts: &Facts) -> Result<Vec<&Endpoint>, Outcome> {
+    vpc_id(facts)?;
+    let all = fact(&facts.endpoints, NO_VPC)?;
+    Ok(all
+        .iter()
+        .filter(
+            |e| match (&facts.inputs.endpoint_id, &facts.inputs.service_name) {
+                (Some(id), _) if id == &e.endpoint_id => true,
+                (_, Some(name)) => e.service_name == *name,
+                _ => false,
+            },
+        )
+        .collect())
+}
+
+/// The endpoint under test: `--endpoint-id`, else the best of the service's
+/// endpoints in the VPC (alive, then private DNS on, then available).
+pub(crate) fn main_endpoint(facts: &Facts) -> Result<&Endpoint, Outcome> {
+    let candidates = service_endpoints(facts)?;
+    if let Some(id) = &facts.inputs.endpoint_id {
+        return candidates
+            .into_iter()
+            .find(|e| &e.endpoint_id == id)
+            .ok_or_else(|| Outcome::skip(format!("{id} was not found in the VPC (see EP001)")));
+    }
+    candidates
+        .into_iter()
+        .max_by_key(|e| {
+            (
+                !is_gone(&e.state),
+                e.private_dns_enabled,
+                e.state.eq_ignore_ascii_case("available"),
+                std::cmp::Reverse(e.endpoint_id.clone()),
+            )
+        })
+        .ok_or_else(|| {
+            Outcome::skip("there is no endpoint for the service in the VPC yet (see EP001)")
+        })
+}
+
+/// The zone a name or ID refers to.
+pub(crate) fn zone_id_of<'a>(zones: &'a [Zone], name: &str) -> Option<&'a str> {
+    zones
+        .iter()
+        .find(|z| z.zone_name == name)
+        .map(|z| z.zone_id.as_str())
+}
+
+pub(crate) fn zone_name_of<'a>(zones: &'a [Zone], id: &str) -> Option<&'a str> {
+    zones
+        .iter()
+        .find(|z| z.zone_id == id)
+        .map(|z| z.zone_name.as_str())
+}
+
+/// "use1-az1 (us-east-1b)": an AZ ID with the caller's name for it.
+pub(crate) fn az_label(zones: &[Zone], az_id: &str) -> String {
+    match zone_name_of(zones, az_id) {
+        Some(name) => format!("{az_id} ({name})"),
+        None => az_id.to_string(),
+    }
+}
+
+/// The AZ IDs the endpoint may use: `--az-id`, else the service's own.
+pub(crate) fn target_az_ids(facts: &Facts) -> Result<Vec<String>, Outcome> {
+    if !facts.inputs.az_ids.is_empty() {
+        return Ok(facts.inputs.az_ids.clone());
+    }
+    let service = service(facts)?;
+    let zones = fact(&facts.zones, "availability zones were not looked up")?;
+    Ok(service
+        .availability_zones
+        .iter()
+        .map(|name| zone_id_of(zones, name).unwrap_or(name).to_string())
+        .collect())
+}
+
+pub(crate) fn subnet<'a>(subnets: &'a [Subnet], id: &str) -> Option<&'a Subnet> {
+    subnets.iter().find(|s| s.subnet_id == id)
+}
+
+/// `a, b and c`.
+pub(crate) fn join(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {}", init.join(", "), last),
+    }
+}
+
+/// `--region R` when the command needs it spelled out.
+pub(crate) fn region_flag(facts: &Facts) -> String {
+    format!("--region {}", facts.inputs.region)
+}

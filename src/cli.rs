@@ -1,0 +1,281 @@
+//! The command line: commands, flags, and validation of every value before
+//! any network call. A bad value is one line naming the flag and the
+//! expected form (exit 2).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tidbpe_checks::facts::Inputs;
+use tidbpe_checks::names::{
+    host_kind, is_az_id, is_az_name, is_hostname, is_region, is_resource_id,
+    region_of_service_name, HostKind,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tidbpe",
+    version,
+    about = "Troubleshoot AWS PrivateLink connections to TiDB Cloud Serverless",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect the VPC, the endpoint and the network path; report every broken link and its fix.
+    Doctor(DoctorArgs),
+    /// Judge the facts stored in a JSON report again, offline.
+    Analyze(AnalyzeArgs),
+    /// Explain a check: what it inspects, why, and how to fix it.
+    Explain {
+        /// Check ID (e.g. VPC002) or slug (e.g. vpc-dns-hostnames).
+        #[arg(value_parser = parse_check_id)]
+        id: String,
+    },
+    /// List the check catalog.
+    Checks,
+    /// Print the least-privilege, read-only IAM policy the doctor needs.
+    IamPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format (default: human; json when --output is given).
+    #[arg(long, value_name = "human|json", value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Write the JSON report to this file.
+    #[arg(long, value_name = "FILE", value_parser = parse_output)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// A report written by `tidbpe doctor --format json`.
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Endpoint service name from the TiDB Cloud console (com.amazonaws.vpce.<region>.vpce-svc-…).
+    #[arg(long, value_name = "NAME", value_parser = parse_service_name)]
+    pub service_name: Option<String>,
+    /// AZ ID from the console (e.g. use1-az1), repeatable; default: the service's own AZs.
+    #[arg(long = "az-id", value_name = "ID", value_parser = parse_az_id)]
+    pub az_ids: Vec<String>,
+    /// AWS region; default: the region in the service name.
+    #[arg(long, value_name = "REGION", value_parser = parse_region)]
+    pub region: Option<String>,
+    /// Connection host; default: gateway01-privatelink.<region>.prod.aws.tidbcloud.com.
+    #[arg(long, value_name = "HOST", value_parser = parse_host)]
+    pub host: Option<String>,
+    /// Connection port.
+    #[arg(long, value_name = "PORT", default_value = "4000", value_parser = parse_port)]
+    pub port: u16,
+    /// VPC to inspect (default: this instance's VPC, or the VPC of the only endpoint for the service).
+    #[arg(long, value_name = "VPC_ID", value_parser = id_parser("vpc"))]
+    pub vpc_id: Option<String>,
+    /// Endpoint to inspect (default: the service's endpoint in the VPC).
+    #[arg(long, value_name = "VPCE_ID", value_parser = id_parser("vpce"))]
+    pub endpoint_id: Option<String>,
+    /// The client instance (default: this instance, from its metadata).
+    #[arg(long, value_name = "INSTANCE_ID", value_parser = id_parser("i"))]
+    pub instance_id: Option<String>,
+    /// The client's IP address, when it is not this machine or an instance.
+    #[arg(long, value_name = "IP", value_parser = parse_client_ip)]
+    pub client_ip: Option<IpAddr>,
+    /// Bound on the whole run, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Run only these checks (IDs or slugs, comma-separated or repeated).
+    #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = parse_check_id, num_args = 1..)]
+    pub only: Vec<String>,
+    /// Skip these checks (IDs or slugs, comma-separated or repeated).
+    #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = parse_check_id, num_args = 1..)]
+    pub skip: Vec<String>,
+    /// AWS profile (default: AWS_PROFILE, else the default chain).
+    #[arg(long, value_name = "NAME", value_parser = parse_profile)]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// An input error found after parsing (flags that depend on each other).
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct InputError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl DoctorArgs {
+    /// Everything the gatherer and the checks need to know about the request.
+    pub fn inputs(&self) -> Result<Inputs, InputError> {
+        let service_name = self.service_name.clone().ok_or_else(|| InputError {
+            flag: "--service-name",
+            message: "required: the Service Name from the TiDB Cloud console (com.amazonaws.vpce.<region>.vpce-svc-…)".into(),
+        })?;
+        let service_region = region_of_service_name(&service_name).map(str::to_string);
+        let host_region = match self.host.as_deref().map(host_kind) {
+            Some(HostKind::AwsPrivateLink { region }) | Some(HostKind::AwsPublic { region }) => {
+                Some(region)
+            }
+            _ => None,
+        };
+        let region = self
+            .region
+            .clone()
+            .or(service_region)
+            .or(host_region)
+            .ok_or_else(|| InputError {
+                flag: "--region",
+                message: "required when the service name carries none (e.g. us-east-1)".into(),
+            })?;
+        let host = self
+            .host
+            .clone()
+            .unwrap_or_else(|| format!("gateway01-privatelink.{region}.prod.aws.tidbcloud.com"));
+        let mut deselected = BTreeMap::new();
+        for check in tidbpe_checks::CATALOG {
+            if !self.only.is_empty() && !self.only.iter().any(|id| id == check.id) {
+                deselected.insert(check.id.to_string(), "deselected (--only)".to_string());
+            }
+            if self.skip.iter().any(|id| id == check.id) {
+                deselected.insert(check.id.to_string(), "deselected (--skip)".to_string());
+            }
+        }
+        Ok(Inputs {
+            service_name: Some(service_name),
+            az_ids: self.az_ids.clone(),
+            region,
+            host,
+            port: self.port,
+            vpc_id: self.vpc_id.clone(),
+            endpoint_id: self.endpoint_id.clone(),
+            instance_id: self.instance_id.clone(),
+            client_ip: self.client_ip,
+            deselected,
+        })
+    }
+}
+
+fn parse_service_name(s: &str) -> Result<String, String> {
+    if region_of_service_name(s).is_some() {
+        Ok(s.to_string())
+    } else {
+        Err("expected com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>, as the TiDB Cloud console shows it".into())
+    }
+}
+
+fn parse_az_id(s: &str) -> Result<String, String> {
+    if is_az_id(s) {
+        Ok(s.to_string())
+    } else if is_az_name(s) {
+        Err(format!(
+            "{s} is an AZ name; give the AZ ID the TiDB Cloud console shows (e.g. use1-az1): names differ between AWS accounts"
+        ))
+    } else {
+        Err("expected an AZ ID such as use1-az1".into())
+    }
+}
+
+fn parse_region(s: &str) -> Result<String, String> {
+    if is_region(s) {
+        Ok(s.to_string())
+    } else {
+        Err("expected an AWS region such as us-east-1".into())
+    }
+}
+
+fn parse_host(s: &str) -> Result<String, String> {
+    if is_hostname(s) {
+        Ok(s.trim_end_matches('.').to_ascii_lowercase())
+    } else {
+        Err(
+            "expected a host name such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com"
+                .into(),
+        )
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err("expected a TCP port from 1 to 65535".into()),
+    }
+}
+
+fn id_parser(prefix: &'static str) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |s: &str| {
+        if is_resource_id(s, prefix) {
+            Ok(s.to_string())
+        } else {
+            Err(format!(
+                "expected {prefix}- followed by 8 or 17 hex digits (e.g. {prefix}-0a1b2c3d)"
+            ))
+        }
+    }
+}
+
+fn parse_client_ip(s: &str) -> Result<IpAddr, String> {
+    s.parse()
+        .map_err(|_| "expected an IPv4 or IPv6 address such as 10.0.1.25".into())
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 3600.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err("expected a number of seconds greater than 0 and at most 3600".into()),
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    match s {
+        "human" => Ok(Format::Human),
+        "json" => Ok(Format::Json),
+        _ => Err("expected human or json".into()),
+    }
+}
+
+fn parse_output(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if s.is_empty() || path.is_dir() {
+        return Err("expected a file path to write the JSON report to".into());
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(format!("the directory {} does not exist", dir.display()))
+        }
+        _ => Ok(path),
+    }
+}
+
+fn parse_check_id(s: &str) -> Result<String, String> {
+    tidbpe_checks::find(s.trim())
+        .map(|c| c.id.to_string())
+        .ok_or_else(|| "expected a check ID such as VPC002 or a slug such as vpc-dns-hostnames (see `tidbpe checks`)".into())
+}
+
+fn parse_profile(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(s.to_string())
+    } else {
+        Err("expected a profile name from ~/.aws/config".into())
+    }
+}

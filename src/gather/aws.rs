@@ -1,0 +1,528 @@
+//! Read-only AWS calls, each turned into one plain fact of `tidbpe_checks`.
+//!
+//! Every function here makes one call (or one paginated listing) and maps the
+//! SDK's types to the facts' plain data; errors become [`FactError`]s that
+//! name the IAM action, so only the checks that need the fact go `unknown`.
+
+use std::error::Error;
+use std::fmt::Debug;
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{Filter, VpcAttributeName};
+use tidbpe_checks::facts::{
+    AclEntry, Client, DhcpOptions, Endpoint, EndpointService, HostedZone, Identity, NetworkAcl,
+    NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, Zone,
+};
+use tidbpe_checks::{Fact, FactError, FactErrorKind};
+
+/// The SDK clients of one run.
+#[derive(Clone)]
+pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub region: String,
+}
+
+const DENIED: &[&str] = &[
+    "UnauthorizedOperation",
+    "AccessDenied",
+    "AccessDeniedException",
+    "AccessDeniedFault",
+];
+const BAD_CREDENTIALS: &[&str] = &[
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "IncompleteSignature",
+];
+
+/// Map an SDK error to a fact error that names `action`.
+pub fn fact_error<E, R>(action: &str, err: &SdkError<E, R>) -> FactError
+where
+    E: ProvideErrorMetadata + Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_string);
+    let full = DisplayErrorContext(err).to_string();
+    let kind = match err {
+        SdkError::TimeoutError(_) => FactErrorKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => FactErrorKind::Timeout,
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => FactErrorKind::Network,
+        SdkError::ConstructionFailure(_) if full.contains("credentials") => {
+            FactErrorKind::Credentials
+        }
+        _ => match code.as_deref() {
+            Some(c) if DENIED.contains(&c) => FactErrorKind::AccessDenied,
+            Some(c) if BAD_CREDENTIALS.contains(&c) => FactErrorKind::Credentials,
+            _ if full.contains("credentials") => FactErrorKind::Credentials,
+            _ => FactErrorKind::Api,
+        },
+    };
+    let message = match (err.code(), err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => full,
+    };
+    FactError {
+        kind,
+        action: action.to_string(),
+        code,
+        message,
+    }
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+fn opt(s: Option<&str>) -> Option<String> {
+    s.map(str::to_string)
+}
+
+impl Aws {
+    pub fn from_conf(conf: &aws_config::SdkConfig, region: &str) -> Self {
+        Aws {
+            ec2: aws_sdk_ec2::Client::new(conf),
+            sts: aws_sdk_sts::Client::new(conf),
+            route53: aws_sdk_route53::Client::new(conf),
+            region: region.to_string(),
+        }
+    }
+
+    pub async fn identity(&self) -> Fact<Identity> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| fact_error("sts:GetCallerIdentity", &e))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// `Ok(None)` when the region has no such service.
+    pub async fn service(&self, name: &str) -> Fact<Option<EndpointService>> {
+        let action = "ec2:DescribeVpcEndpointServices";
+        let out = match self
+            .ec2
+            .describe_vpc_endpoint_services()
+            .service_names(name)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("InvalidServiceName") => return Ok(None),
+            Err(e) => return Err(fact_error(action, &e)),
+        };
+        Ok(out
+            .service_details()
+            .iter()
+            .find(|d| d.service_name() == Some(name))
+            .map(|d| {
+                let mut private_dns_names: Vec<String> = d
+                    .private_dns_names()
+                    .iter()
+                    .filter_map(|p| opt(p.private_dns_name()))
+                    .collect();
+                if let Some(n) = d.private_dns_name() {
+                    if !private_dns_names.iter().any(|p| p == n) {
+                        private_dns_names.push(n.to_string());
+                    }
+                }
+                EndpointService {
+                    service_name: name.to_string(),
+                    service_id: opt(d.service_id()),
+                    service_type: d
+                        .service_type()
+                        .iter()
+                        .filter_map(|t| t.service_type().map(|t| t.as_str().to_string()))
+                        .collect(),
+                    availability_zones: d.availability_zones().to_vec(),
+                    private_dns_names,
+                    owner: opt(d.owner()),
+                }
+            }))
+    }
+
+    pub async fn zones(&self) -> Fact<Vec<Zone>> {
+        let out = self
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeAvailabilityZones", &e))?;
+        Ok(out
+            .availability_zones()
+            .iter()
+            .filter_map(|z| {
+                Some(Zone {
+                    zone_name: z.zone_name()?.to_string(),
+                    zone_id: z.zone_id()?.to_string(),
+                })
+            })
+            .collect())
+    }
+
+    pub async fn instance(&self, instance_id: &str) -> Fact<Client> {
+        let action = "ec2:DescribeInstances";
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| fact_error(action, &e))?;
+        let instance = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(instance_id))
+            .ok_or_else(|| {
+                FactError::new(
+                    FactErrorKind::Api,
+                    action,
+                    format!("{instance_id} was not found"),
+                )
+            })?;
+        Ok(Client {
+            source: "instance-id".into(),
+            instance_id: Some(instance_id.to_string()),
+            vpc_id: opt(instance.vpc_id()),
+            subnet_id: opt(instance.subnet_id()),
+            availability_zone: opt(instance.placement().and_then(|p| p.availability_zone())),
+            az_id: opt(instance.placement().and_then(|p| p.availability_zone_id())),
+            private_ip: instance.private_ip_address().and_then(|ip| ip.parse().ok()),
+            security_group_ids: instance
+                .security_groups()
+                .iter()
+                .filter_map(|g| opt(g.group_id()))
+                .collect(),
+        })
+    }
+
+    pub async fn vpc(&self, vpc_id: &str) -> Fact<Vpc> {
+        let action = "ec2:DescribeVpcs";
+        let out = self
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(vpc_id)
+            .send()
+            .await
+            .map_err(|e| fact_error(action, &e))?;
+        let vpc = out.vpcs().first().ok_or_else(|| {
+            FactError::new(
+                FactErrorKind::Api,
+                action,
+                format!("{vpc_id} was not found"),
+            )
+        })?;
+        let mut cidr_blocks: Vec<ipnet::IpNet> = vpc
+            .cidr_block_association_set()
+            .iter()
+            .filter_map(|a| a.cidr_block()?.parse().ok())
+            .collect();
+        if cidr_blocks.is_empty() {
+            cidr_blocks.extend(
+                vpc.cidr_block()
+                    .and_then(|c| c.parse::<ipnet::IpNet>().ok()),
+            );
+        }
+        Ok(Vpc {
+            vpc_id: vpc_id.to_string(),
+            cidr_blocks,
+            dhcp_options_id: opt(vpc.dhcp_options_id()).filter(|d| d != "default"),
+        })
+    }
+
+    pub async fn vpc_attribute(&self, vpc_id: &str, attribute: VpcAttributeName) -> Fact<bool> {
+        let out = self
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeVpcAttribute", &e))?;
+        let value = match attribute {
+            VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
+            _ => out.enable_dns_support(),
+        };
+        Ok(value.and_then(|v| v.value()).unwrap_or(false))
+    }
+
+    pub async fn dhcp_options(&self, id: &str) -> Fact<Option<DhcpOptions>> {
+        let out = self
+            .ec2
+            .describe_dhcp_options()
+            .dhcp_options_ids(id)
+            .send()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeDhcpOptions", &e))?;
+        Ok(out.dhcp_options().first().map(|d| DhcpOptions {
+            dhcp_options_id: d.dhcp_options_id().unwrap_or(id).to_string(),
+            domain_name_servers: d
+                .dhcp_configurations()
+                .iter()
+                .filter(|c| c.key() == Some("domain-name-servers"))
+                .flat_map(|c| c.values())
+                .filter_map(|v| opt(v.value()))
+                .collect(),
+        }))
+    }
+
+    pub async fn hosted_zones(&self, vpc_id: &str) -> Fact<Vec<HostedZone>> {
+        let action = "route53:ListHostedZonesByVPC";
+        let mut zones = Vec::new();
+        let mut token: Option<String> = None;
+        // Bounded: a VPC has at most a few hundred associated zones.
+        for _ in 0..100 {
+            let out = self
+                .route53
+                .list_hosted_zones_by_vpc()
+                .vpc_id(vpc_id)
+                .vpc_region(aws_sdk_route53::types::VpcRegion::from(
+                    self.region.as_str(),
+                ))
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| fact_error(action, &e))?;
+            zones.extend(out.hosted_zone_summaries().iter().map(|z| HostedZone {
+                id: z.hosted_zone_id().to_string(),
+                name: z.name().to_string(),
+            }));
+            token = opt(out.next_token()).filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(zones)
+    }
+
+    /// Interface endpoints matching `filter_name = value` (`vpc-id`, `service-name`)
+    /// or the given IDs.
+    pub async fn endpoints(&self, filter_name: &str, value: &str) -> Fact<Vec<Endpoint>> {
+        let action = "ec2:DescribeVpcEndpoints";
+        let request = self.ec2.describe_vpc_endpoints();
+        let request = if filter_name == "vpc-endpoint-id" {
+            request.vpc_endpoint_ids(value)
+        } else {
+            request.filters(filter(filter_name, value))
+        };
+        let pages: Vec<_> = request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| fact_error(action, &e))?;
+        Ok(pages
+            .iter()
+            .map(|e| Endpoint {
+                endpoint_id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+                vpc_id: e.vpc_id().unwrap_or_default().to_string(),
+                service_name: e.service_name().unwrap_or_default().to_string(),
+                endpoint_type: e
+                    .vpc_endpoint_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                state: e
+                    .state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                private_dns_enabled: e.private_dns_enabled().unwrap_or(false),
+                subnet_ids: e.subnet_ids().to_vec(),
+                security_group_ids: e
+                    .groups()
+                    .iter()
+                    .filter_map(|g| opt(g.group_id()))
+                    .collect(),
+                network_interface_ids: e.network_interface_ids().to_vec(),
+            })
+            .collect())
+    }
+
+    pub async fn subnets(&self, vpc_id: &str) -> Fact<Vec<Subnet>> {
+        let items: Vec<_> = self
+            .ec2
+            .describe_subnets()
+            .filters(filter("vpc-id", vpc_id))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeSubnets", &e))?;
+        Ok(items
+            .iter()
+            .map(|s| Subnet {
+                subnet_id: s.subnet_id().unwrap_or_default().to_string(),
+                vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+                availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+                az_id: s.availability_zone_id().unwrap_or_default().to_string(),
+                cidr_block: s.cidr_block().and_then(|c| c.parse().ok()),
+            })
+            .collect())
+    }
+
+    pub async fn network_interfaces(&self, ids: &[String]) -> Fact<Vec<NetworkInterface>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .ec2
+            .describe_network_interfaces()
+            .set_network_interface_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeNetworkInterfaces", &e))?;
+        Ok(out
+            .network_interfaces()
+            .iter()
+            .map(|n| NetworkInterface {
+                network_interface_id: n.network_interface_id().unwrap_or_default().to_string(),
+                subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+                availability_zone: opt(n.availability_zone()),
+                private_ip: n.private_ip_address().and_then(|ip| ip.parse().ok()),
+                security_group_ids: n
+                    .groups()
+                    .iter()
+                    .filter_map(|g| opt(g.group_id()))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    pub async fn security_groups(&self, vpc_id: &str) -> Fact<Vec<SecurityGroup>> {
+        let items: Vec<_> = self
+            .ec2
+            .describe_security_groups()
+            .filters(filter("vpc-id", vpc_id))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeSecurityGroups", &e))?;
+        Ok(items
+            .iter()
+            .map(|g| SecurityGroup {
+                group_id: g.group_id().unwrap_or_default().to_string(),
+                group_name: g.group_name().unwrap_or_default().to_string(),
+                vpc_id: opt(g.vpc_id()),
+                ingress: g
+                    .ip_permissions()
+                    .iter()
+                    .flat_map(split_permission)
+                    .collect(),
+                egress: g
+                    .ip_permissions_egress()
+                    .iter()
+                    .flat_map(split_permission)
+                    .collect(),
+            })
+            .collect())
+    }
+
+    pub async fn prefix_list(&self, id: &str) -> Fact<PrefixList> {
+        let items: Vec<_> = self
+            .ec2
+            .get_managed_prefix_list_entries()
+            .prefix_list_id(id)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| fact_error("ec2:GetManagedPrefixListEntries", &e))?;
+        Ok(PrefixList {
+            prefix_list_id: id.to_string(),
+            cidrs: items
+                .iter()
+                .filter_map(|e| e.cidr()?.parse().ok())
+                .collect(),
+        })
+    }
+
+    pub async fn network_acls(&self, vpc_id: &str) -> Fact<Vec<NetworkAcl>> {
+        let items: Vec<_> = self
+            .ec2
+            .describe_network_acls()
+            .filters(filter("vpc-id", vpc_id))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| fact_error("ec2:DescribeNetworkAcls", &e))?;
+        Ok(items
+            .iter()
+            .map(|acl| NetworkAcl {
+                network_acl_id: acl.network_acl_id().unwrap_or_default().to_string(),
+                is_default: acl.is_default().unwrap_or(false),
+                subnet_ids: acl
+                    .associations()
+                    .iter()
+                    .filter_map(|a| opt(a.subnet_id()))
+                    .collect(),
+                entries: acl
+                    .entries()
+                    .iter()
+                    .filter_map(|e| {
+                        let cidr = e.cidr_block().or(e.ipv6_cidr_block())?.parse().ok()?;
+                        Some(AclEntry {
+                            rule_number: e.rule_number()?,
+                            egress: e.egress().unwrap_or(false),
+                            protocol: e.protocol().unwrap_or("-1").to_string(),
+                            allow: e.rule_action().map(|a| a.as_str()) == Some("allow"),
+                            cidr,
+                            port_range: e.port_range().and_then(|p| {
+                                Some((u16::try_from(p.from()?).ok()?, u16::try_from(p.to()?).ok()?))
+                            }),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+/// One `IpPermission` names many peers; a rule has one.
+fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Vec<SgRule> {
+    let rule = |peer: SgPeer, description: Option<&str>| SgRule {
+        protocol: p.ip_protocol().unwrap_or("-1").to_string(),
+        from_port: p.from_port(),
+        to_port: p.to_port(),
+        peer,
+        description: opt(description),
+    };
+    let mut rules = Vec::new();
+    for r in p.ip_ranges() {
+        if let Some(net) = r.cidr_ip().and_then(|c| c.parse().ok()) {
+            rules.push(rule(SgPeer::Cidr(net), r.description()));
+        }
+    }
+    for r in p.ipv6_ranges() {
+        if let Some(net) = r.cidr_ipv6().and_then(|c| c.parse().ok()) {
+            rules.push(rule(SgPeer::Cidr(net), r.description()));
+        }
+    }
+    for r in p.prefix_list_ids() {
+        if let Some(id) = r.prefix_list_id() {
+            rules.push(rule(SgPeer::PrefixList(id.to_string()), r.description()));
+        }
+    }
+    for r in p.user_id_group_pairs() {
+        if let Some(id) = r.group_id() {
+            rules.push(rule(SgPeer::Group(id.to_string()), r.description()));
+        }
+    }
+    rules
+}

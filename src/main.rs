@@ -1,0 +1,277 @@
+//! tidbpe: troubleshoot AWS PrivateLink connections to TiDB Cloud Serverless.
+//!
+//! This is the only place where errors become text and outcomes become exit
+//! codes: 0 healthy, 1 a check failed, 2 bad invocation or input, 3 some
+//! checks could not run.
+
+mod cli;
+mod gather;
+mod render;
+mod report;
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use clap::error::ErrorKind;
+use clap::Parser;
+use serde_json::json;
+use tokio::time::Instant;
+
+use cli::{Cli, Command, DoctorArgs, Format, OutputArgs};
+use gather::aws::Aws;
+use report::Report;
+
+const EXIT_USAGE: u8 = 2;
+
+/// What went wrong before a report could be made.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Input(#[from] cli::InputError),
+    #[error(transparent)]
+    Gather(#[from] gather::GatherError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write {what}: {err}")]
+    Write { what: String, err: io::Error },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Write { err, .. }) if err.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tidbpe: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Help and version go to stdout as clap prints them; every other parse
+/// error is one line on stderr, exit 2.
+fn clap_error(e: clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => {
+            let text = e.to_string();
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid command line")
+                .trim_start_matches("error: ");
+            eprintln!("tidbpe: {line}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Doctor(args) => doctor(args),
+        Command::Analyze(args) => analyze(args),
+        Command::Explain { id } => {
+            let check =
+                tidbpe_checks::find(&id).ok_or_else(|| Failure::Usage(format!("no check {id}")))?;
+            write_stdout(check.explain.as_bytes())?;
+            Ok(0)
+        }
+        Command::Checks => {
+            let mut text = String::new();
+            for c in tidbpe_checks::CATALOG {
+                let note = if c.judge.is_none() {
+                    "  (not implemented yet)"
+                } else {
+                    ""
+                };
+                text.push_str(&format!("{:<7} {:<22} {}{note}\n", c.id, c.slug, c.title));
+            }
+            write_stdout(text.as_bytes())?;
+            Ok(0)
+        }
+        Command::IamPolicy => {
+            let policy = json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "TidbpeDoctorReadOnly",
+                    "Effect": "Allow",
+                    "Action": tidbpe_checks::iam_actions(),
+                    "Resource": "*"
+                }]
+            });
+            let text = serde_json::to_string_pretty(&policy).unwrap_or_default() + "\n";
+            write_stdout(text.as_bytes())?;
+            Ok(0)
+        }
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|err| Failure::Write {
+            what: "standard output".into(),
+            err,
+        })
+}
+
+fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    let inputs = args.inputs()?;
+    let timeout = args.timeout;
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+
+    let progress = Progress::start(timeout);
+    let facts = runtime.block_on(async {
+        // Leave a little of the budget for judging and rendering.
+        let margin = (timeout / 20).min(Duration::from_millis(300));
+        let deadline = started + timeout - margin;
+        let aws =
+            tokio::time::timeout_at(deadline, load_aws(&inputs.region, args.profile.as_deref()))
+                .await
+                .unwrap_or_else(|_| {
+                    // Config loading itself hung (a profile's SSO, say): go on with
+                    // defaults, and every call will time out at the deadline.
+                    Aws::from_conf(&aws_config::SdkConfig::builder().build(), &inputs.region)
+                });
+        gather::gather(inputs, &aws, deadline).await
+    });
+    progress.finish();
+    // Dropped tasks (hung connections) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(50));
+    let report = Report::judge(facts?);
+    emit(&report, &args.output)?;
+    Ok(exit_code(&report))
+}
+
+fn analyze(args: cli::AnalyzeArgs) -> Result<u8, Failure> {
+    let path = args.report.display().to_string();
+    let text = fs::read_to_string(&args.report)
+        .map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Failure::Usage(format!(
+            "{path} is not JSON ({e}): expected a report of `tidbpe doctor --format json`"
+        ))
+    })?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(report::SCHEMA) => {}
+        Some(other) => {
+            return Err(Failure::Usage(format!(
+                "{path} has schema {other}; this tidbpe reads {}",
+                report::SCHEMA
+            )))
+        }
+        None => {
+            return Err(Failure::Usage(format!(
+                "{path} is not a tidbpe report: expected \"schema\": \"{}\"",
+                report::SCHEMA
+            )))
+        }
+    }
+    let facts = value
+        .get("facts")
+        .cloned()
+        .ok_or_else(|| Failure::Usage(format!("{path} has no \"facts\" to judge")))
+        .and_then(|f| {
+            serde_json::from_value(f)
+                .map_err(|e| Failure::Usage(format!("{path}: the facts do not parse: {e}")))
+        })?;
+    let report = Report::judge(facts);
+    emit(&report, &args.output)?;
+    Ok(exit_code(&report))
+}
+
+fn exit_code(report: &Report) -> u8 {
+    u8::try_from(report.summary.verdict.exit_code()).unwrap_or(1)
+}
+
+/// Human on stdout by default; JSON on stdout with `--format json`; the JSON
+/// report also to `--output FILE`.
+fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
+    if let Some(path) = &output.output {
+        let mut buf = Vec::new();
+        render::json(report, &mut buf).map_err(|err| Failure::Write {
+            what: path.display().to_string(),
+            err,
+        })?;
+        fs::write(path, buf).map_err(|err| Failure::Write {
+            what: path.display().to_string(),
+            err,
+        })?;
+    }
+    let mut buf = Vec::new();
+    let stdout_is_tty = io::stdout().is_terminal();
+    match output.format.unwrap_or(Format::Human) {
+        Format::Json => render::json(report, &mut buf),
+        Format::Human => {
+            let colour = stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            render::human::render(report, &mut buf, colour)
+        }
+    }
+    .map_err(|err| Failure::Write {
+        what: "the report".into(),
+        err,
+    })?;
+    write_stdout(&buf)
+}
+
+async fn load_aws(region: &str, profile: Option<&str>) -> Aws {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        // Two attempts: one retry for a throttled or dropped call, within the deadline.
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .build(),
+        );
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    Aws::from_conf(&loader.load().await, region)
+}
+
+/// A one-line progress note on stderr while facts are gathered (terminals only).
+struct Progress {
+    shown: bool,
+}
+
+impl Progress {
+    fn start(timeout: Duration) -> Self {
+        let shown = io::stderr().is_terminal();
+        if shown {
+            eprint!(
+                "gathering facts from AWS (at most {:.0}s)…",
+                timeout.as_secs_f64().ceil()
+            );
+        }
+        Progress { shown }
+    }
+    fn finish(self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

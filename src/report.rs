@@ -1,0 +1,89 @@
+//! The report: findings judged from facts, plus what a reader needs to
+//! place them (inputs, discovered context, summary). Both renderers read it;
+//! `tidbpe analyze` rebuilds it from the facts a JSON report carries.
+
+use serde::{Deserialize, Serialize};
+use tidbpe_checks::facts::{Client, Facts, Inputs, VpcChoice};
+use tidbpe_checks::{judge_all, Finding, Status, Verdict};
+
+pub const SCHEMA: &str = "tidbpe.report/v1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub tool: Tool,
+    pub generated_at: String,
+    pub inputs: Inputs,
+    pub context: Context,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    pub facts: Facts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+/// What the doctor found out about where it runs and what it inspects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Context {
+    pub account: Option<String>,
+    pub region: String,
+    pub vpc: Option<VpcChoice>,
+    pub endpoint_id: Option<String>,
+    pub client: Option<Client>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub unknown: usize,
+    pub skip: usize,
+    pub verdict: Verdict,
+}
+
+impl Report {
+    /// Judge `facts` with the current catalog.
+    pub fn judge(facts: Facts) -> Self {
+        let findings = judge_all(&facts);
+        let count = |s: Status| findings.iter().filter(|f| f.status == s).count();
+        let summary = Summary {
+            pass: count(Status::Pass),
+            warn: count(Status::Warn),
+            fail: count(Status::Fail),
+            unknown: count(Status::Unknown),
+            skip: count(Status::Skip),
+            verdict: Verdict::of(&findings),
+        };
+        let endpoint_id = tidbpe_checks::main_endpoint_id(&facts);
+        let context = Context {
+            account: facts
+                .identity
+                .as_ref()
+                .and_then(|i| i.as_ref().ok())
+                .map(|i| i.account.clone()),
+            region: facts.inputs.region.clone(),
+            vpc: facts.vpc_choice.clone(),
+            endpoint_id,
+            client: facts.client.as_ref().and_then(|c| c.as_ref().ok()).cloned(),
+        };
+        Report {
+            schema: SCHEMA.to_string(),
+            tool: Tool {
+                name: env!("CARGO_PKG_NAME").to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            generated_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string(),
+            inputs: facts.inputs.clone(),
+            context,
+            summary,
+            findings,
+            facts,
+        }
+    }
+}
