@@ -84,7 +84,7 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "HOST", value_parser = parse_host)]
     pub host: Option<String>,
     /// Connection port.
-    #[arg(long, value_name = "PORT", default_value = "4000", value_parser = parse_port)]
+    #[arg(long, value_name = "PORT", default_value = "4000", value_parser = parse_port, allow_negative_numbers = true)]
     pub port: u16,
     /// VPC to inspect (default: this instance's VPC, or the VPC of the only endpoint for the service).
     #[arg(long, value_name = "VPC_ID", value_parser = id_parser("vpc"))]
@@ -99,7 +99,7 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "IP", value_parser = parse_client_ip)]
     pub client_ip: Option<IpAddr>,
     /// Bound on the whole run, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub timeout: Duration,
     /// Run only these checks (IDs or slugs, comma-separated or repeated).
     #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = parse_check_id, num_args = 1..)]

@@ -68,6 +68,11 @@ pub(crate) const ENDPOINT_EXISTS: Check = Check {
 
 fn endpoint_exists(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
+    if let Some(Ok(None)) = &facts.service {
+        return Ok(Outcome::skip(
+            "the endpoint service does not exist in this region (see SVC001)",
+        ));
+    }
     let endpoints = service_endpoints(facts)?;
     if let Some(id) = &facts.inputs.endpoint_id {
         if !endpoints.iter().any(|e| &e.endpoint_id == id) {

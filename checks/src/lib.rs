@@ -120,8 +120,12 @@ impl Outcome {
                 text: "Run again with a longer --timeout, or check the network path to the AWS API.".to_string(),
                 commands: vec![],
             },
-            _ => Fix {
-                text: "Check the error above, then run the doctor again.".to_string(),
+            FactErrorKind::Network => Fix {
+                text: "Check that this machine reaches the AWS API (proxy settings, a VPC endpoint for EC2/STS, AWS_ENDPOINT_URL), then run the doctor again.".to_string(),
+                commands: vec![],
+            },
+            FactErrorKind::Api => Fix {
+                text: "AWS answered with the error above; correct what it names (an ID that does not exist, a wrong region), then run the doctor again.".to_string(),
                 commands: vec![],
             },
         };

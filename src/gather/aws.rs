@@ -66,7 +66,11 @@ where
     let message = match (err.code(), err.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
-        _ => full,
+        _ => match kind {
+            FactErrorKind::Timeout => "the AWS API did not answer in time".to_string(),
+            FactErrorKind::Network => format!("cannot reach the AWS API: {}", root_cause(err)),
+            _ => root_cause(err),
+        },
     };
     FactError {
         kind,
@@ -74,6 +78,16 @@ where
         code,
         message,
     }
+}
+
+/// The innermost error's message ("Connection refused (os error 111)"): the
+/// layers above it only repeat it with SDK internals.
+fn root_cause(err: &(dyn Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 fn filter(name: &str, value: &str) -> Filter {

@@ -55,17 +55,46 @@ pub fn render(report: &Report, out: &mut dyn Write, colour: bool) -> io::Result<
     if colour {
         table.enforce_styling();
     } else {
-        table.force_no_tty();
+        // Not a terminal: no styling, and a width a ticket or a log can hold.
+        table.force_no_tty().set_width(140);
     }
     writeln!(out, "{table}")?;
 
     for f in report
         .findings
         .iter()
-        .filter(|f| matches!(f.status, Status::Fail | Status::Warn | Status::Unknown))
+        .filter(|f| matches!(f.status, Status::Fail | Status::Warn))
     {
         writeln!(out)?;
         details(f, out)?;
+    }
+    // Unknowns often share one cause (no network, no permission): say it once.
+    let mut unknowns: Vec<(&str, Vec<&Finding>)> = Vec::new();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Unknown)
+    {
+        match unknowns
+            .iter_mut()
+            .find(|(summary, _)| *summary == f.summary)
+        {
+            Some((_, group)) => group.push(f),
+            None => unknowns.push((&f.summary, vec![f])),
+        }
+    }
+    for (summary, group) in unknowns {
+        writeln!(out)?;
+        let ids: Vec<&str> = group.iter().map(|f| f.id.as_str()).collect();
+        writeln!(
+            out,
+            "{} {}: {summary}",
+            mark(Status::Unknown),
+            ids.join(", ").bold()
+        )?;
+        if let Some(fix) = &group[0].fix {
+            fix_lines(fix, out)?;
+        }
     }
 
     writeln!(out)?;
@@ -136,11 +165,16 @@ fn details(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
     if let Some(why) = tidbpe_checks::find(&f.id).and_then(|c| why(c.explain)) {
         writeln!(out, "  {} {why}", "why:".bold())?;
     }
-    if let Some(fix) = &f.fix {
-        writeln!(out, "  {} {}", "fix:".bold(), fix.text)?;
-        for cmd in &fix.commands {
-            writeln!(out, "    {}", cmd.cyan())?;
-        }
+    match &f.fix {
+        Some(fix) => fix_lines(fix, out),
+        None => Ok(()),
+    }
+}
+
+fn fix_lines(fix: &tidbpe_checks::Fix, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "  {} {}", "fix:".bold(), fix.text)?;
+    for cmd in &fix.commands {
+        writeln!(out, "    {}", cmd.cyan())?;
     }
     Ok(())
 }
