@@ -498,3 +498,329 @@ pub(crate) const MYSQL_HANDSHAKE: Check = Check {
     explain: explain!("NET002"),
     judge: None,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{
+        AclEntry, Client, FactError, FactErrorKind, Inputs, NetworkInterface, SgPeer, SgRule, Vpc,
+        VpcChoice,
+    };
+    use crate::Status;
+
+    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+    fn rule(protocol: &str, ports: Option<(i32, i32)>, peer: SgPeer) -> SgRule {
+        SgRule {
+            protocol: protocol.into(),
+            from_port: ports.map(|p| p.0),
+            to_port: ports.map(|p| p.1),
+            peer,
+            description: None,
+        }
+    }
+
+    fn cidr(s: &str) -> SgPeer {
+        SgPeer::Cidr(s.parse().unwrap())
+    }
+
+    fn acl(id: &str, subnets: &[&str], entries: Vec<AclEntry>) -> NetworkAcl {
+        NetworkAcl {
+            network_acl_id: id.into(),
+            is_default: subnets.is_empty(),
+            subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+            entries,
+        }
+    }
+
+    fn entry(
+        number: i32,
+        egress: bool,
+        allow: bool,
+        protocol: &str,
+        ports: Option<(u16, u16)>,
+    ) -> AclEntry {
+        AclEntry {
+            rule_number: number,
+            egress,
+            protocol: protocol.into(),
+            allow,
+            cidr: "0.0.0.0/0".parse().unwrap(),
+            port_range: ports,
+        }
+    }
+
+    fn allow_all() -> Vec<AclEntry> {
+        vec![
+            entry(100, false, true, "-1", None),
+            entry(100, true, true, "-1", None),
+        ]
+    }
+
+    /// A healthy world: the endpoint admits the client's group, default ACL allows all.
+    fn world() -> Facts {
+        Facts {
+            inputs: Inputs {
+                service_name: Some(SVC.into()),
+                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
+                region: "us-east-1".into(),
+                port: 4000,
+                ..Inputs::default()
+            },
+            vpc_choice: Some(VpcChoice {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                source: "flag".into(),
+            }),
+            vpc: Some(Ok(Vpc {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                cidr_blocks: vec!["10.0.0.0/16".parse().unwrap()],
+                dhcp_options_id: None,
+            })),
+            client: Some(Ok(Client {
+                source: "instance-id".into(),
+                instance_id: Some("i-0000000c".into()),
+                subnet_id: Some("subnet-0000000c".into()),
+                private_ip: Some("10.0.10.4".parse().unwrap()),
+                security_group_ids: vec!["sg-0000000c".into()],
+                ..Client::default()
+            })),
+            endpoints: Some(Ok(vec![Endpoint {
+                endpoint_id: "vpce-00000001".into(),
+                vpc_id: "vpc-0a1b2c3d".into(),
+                service_name: SVC.into(),
+                endpoint_type: "Interface".into(),
+                state: "available".into(),
+                private_dns_enabled: true,
+                subnet_ids: vec!["subnet-0000000a".into()],
+                security_group_ids: vec!["sg-0000000e".into()],
+                network_interface_ids: vec!["eni-0000000a".into()],
+            }])),
+            endpoint_interfaces: Some(Ok(vec![NetworkInterface {
+                network_interface_id: "eni-0000000a".into(),
+                subnet_id: "subnet-0000000a".into(),
+                availability_zone: None,
+                private_ip: Some("10.0.1.10".parse().unwrap()),
+                security_group_ids: vec!["sg-0000000e".into()],
+            }])),
+            security_groups: Some(Ok(vec![
+                SecurityGroup {
+                    group_id: "sg-0000000e".into(),
+                    group_name: "endpoint".into(),
+                    vpc_id: None,
+                    ingress: vec![rule(
+                        "tcp",
+                        Some((4000, 4000)),
+                        SgPeer::Group("sg-0000000c".into()),
+                    )],
+                    egress: vec![],
+                },
+                SecurityGroup {
+                    group_id: "sg-0000000c".into(),
+                    group_name: "client".into(),
+                    vpc_id: None,
+                    ingress: vec![],
+                    egress: vec![rule("-1", None, cidr("0.0.0.0/0"))],
+                },
+            ])),
+            prefix_lists: Some(Ok(vec![])),
+            network_acls: Some(Ok(vec![acl("acl-00000001", &[], allow_all())])),
+            ..Facts::default()
+        }
+    }
+
+    fn set_group(
+        f: &mut Facts,
+        id: &str,
+        ingress: Option<Vec<SgRule>>,
+        egress: Option<Vec<SgRule>>,
+    ) {
+        if let Some(Ok(groups)) = &mut f.security_groups {
+            let g = groups.iter_mut().find(|g| g.group_id == id).unwrap();
+            if let Some(i) = ingress {
+                g.ingress = i;
+            }
+            if let Some(e) = egress {
+                g.egress = e;
+            }
+        }
+    }
+
+    fn denied(action: &str) -> FactError {
+        FactError::new(FactErrorKind::AccessDenied, action, "denied")
+    }
+
+    #[test]
+    fn healthy_world_passes_all_four() {
+        let f = world();
+        for check in [
+            &ENDPOINT_SG_INGRESS,
+            &CLIENT_SG_EGRESS,
+            &ENDPOINT_SUBNET_ACL,
+            &CLIENT_SUBNET_ACL,
+        ] {
+            assert_eq!(
+                check.run(&f).status,
+                Status::Pass,
+                "{}: {}",
+                check.id,
+                check.run(&f).summary
+            );
+        }
+    }
+
+    #[test]
+    fn sg001_fail_warn_unknown() {
+        let mut f = world();
+        set_group(
+            &mut f,
+            "sg-0000000e",
+            Some(vec![rule(
+                "tcp",
+                Some((3306, 3306)),
+                SgPeer::Group("sg-0000000c".into()),
+            )]),
+            None,
+        );
+        let finding = ENDPOINT_SG_INGRESS.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(
+            finding.summary.contains("port 4000 not covered"),
+            "{}",
+            finding.summary
+        );
+        assert!(finding.fix.unwrap().commands[0]
+            .contains("authorize-security-group-ingress --group-id sg-0000000e --protocol tcp --port 4000 --source-group sg-0000000c"));
+
+        // Client unknown: a group reference cannot be judged → warn, not fail.
+        let mut f = world();
+        f.client = None;
+        assert_eq!(ENDPOINT_SG_INGRESS.run(&f).status, Status::Warn);
+        set_group(
+            &mut f,
+            "sg-0000000e",
+            Some(vec![rule("tcp", Some((4000, 4000)), cidr("10.0.0.0/16"))]),
+            None,
+        );
+        assert_eq!(ENDPOINT_SG_INGRESS.run(&f).status, Status::Pass);
+        set_group(
+            &mut f,
+            "sg-0000000e",
+            Some(vec![rule("tcp", Some((4000, 4000)), cidr("10.0.0.0/17"))]),
+            None,
+        );
+        assert_eq!(
+            ENDPOINT_SG_INGRESS.run(&f).status,
+            Status::Warn,
+            "part of the VPC"
+        );
+        set_group(&mut f, "sg-0000000e", Some(vec![]), None);
+        assert_eq!(ENDPOINT_SG_INGRESS.run(&f).status, Status::Fail);
+
+        let mut f = world();
+        f.security_groups = Some(Err(denied("ec2:DescribeSecurityGroups")));
+        assert_eq!(ENDPOINT_SG_INGRESS.run(&f).status, Status::Unknown);
+
+        // A prefix list that could not be read leaves the verdict unknown.
+        let mut f = world();
+        set_group(
+            &mut f,
+            "sg-0000000e",
+            Some(vec![rule(
+                "tcp",
+                Some((4000, 4000)),
+                SgPeer::PrefixList("pl-00000001".into()),
+            )]),
+            None,
+        );
+        f.prefix_lists = Some(Err(denied("ec2:GetManagedPrefixListEntries")));
+        assert_eq!(ENDPOINT_SG_INGRESS.run(&f).status, Status::Unknown);
+    }
+
+    #[test]
+    fn sg002_fail_skip_unknown() {
+        let mut f = world();
+        set_group(
+            &mut f,
+            "sg-0000000c",
+            None,
+            Some(vec![rule("tcp", Some((443, 443)), cidr("0.0.0.0/0"))]),
+        );
+        let finding = CLIENT_SG_EGRESS.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding.fix.unwrap().commands[0]
+            .contains("authorize-security-group-egress --group-id sg-0000000c"));
+        let mut f = world();
+        f.client = Some(Ok(Client {
+            source: "client-ip".into(),
+            private_ip: Some("10.0.10.4".parse().unwrap()),
+            ..Client::default()
+        }));
+        assert_eq!(CLIENT_SG_EGRESS.run(&f).status, Status::Skip);
+        let mut f = world();
+        f.endpoint_interfaces = Some(Err(denied("ec2:DescribeNetworkInterfaces")));
+        assert_eq!(CLIENT_SG_EGRESS.run(&f).status, Status::Unknown);
+    }
+
+    #[test]
+    fn acl001_fail_unknown_and_same_subnet() {
+        let mut f = world();
+        f.network_acls = Some(Ok(vec![
+            acl("acl-00000001", &[], allow_all()),
+            acl(
+                "acl-0000000a",
+                &["subnet-0000000a"],
+                vec![
+                    entry(90, false, false, "6", Some((4000, 4000))),
+                    entry(100, false, true, "-1", None),
+                    entry(100, true, true, "-1", None),
+                ],
+            ),
+        ]));
+        let finding = endpoint_acl(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding.summary.contains("rule 90"), "{}", finding.summary);
+        let cmd = &finding.fix.unwrap().commands[0];
+        assert!(
+            cmd.contains("--network-acl-id acl-0000000a --ingress --rule-number 80"),
+            "{cmd}"
+        );
+        assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Pass);
+
+        // The client in the endpoint's subnet: no ACL between them.
+        if let Some(Ok(c)) = &mut f.client {
+            c.subnet_id = Some("subnet-0000000a".into());
+        }
+        assert_eq!(endpoint_acl(&f).status, Status::Pass);
+
+        let mut f = world();
+        f.network_acls = Some(Err(denied("ec2:DescribeNetworkAcls")));
+        assert_eq!(endpoint_acl(&f).status, Status::Unknown);
+        assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Unknown);
+    }
+
+    fn endpoint_acl(f: &Facts) -> crate::Finding {
+        ENDPOINT_SUBNET_ACL.run(f)
+    }
+
+    #[test]
+    fn acl002_needs_the_ephemeral_return_range() {
+        let mut f = world();
+        f.network_acls = Some(Ok(vec![
+            acl("acl-00000001", &[], allow_all()),
+            acl(
+                "acl-0000000c",
+                &["subnet-0000000c"],
+                vec![
+                    entry(100, true, true, "-1", None),
+                    entry(100, false, true, "6", Some((22, 22))),
+                ],
+            ),
+        ]));
+        let finding = CLIENT_SUBNET_ACL.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(finding.fix.unwrap().commands[0].contains("--ingress --rule-number"));
+        assert_eq!(endpoint_acl(&f).status, Status::Pass);
+        f.client = None;
+        assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Skip);
+    }
+}

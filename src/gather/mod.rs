@@ -229,20 +229,20 @@ fn choose_vpc(
             return choice(vpc, if source == "imds" { "imds" } else { "instance" });
         }
     }
-    if let Some(Err(e)) = client {
-        // --instance-id could not be read: say why instead of guessing.
-        return Err(GatherError::NoVpc(format!(
-            "the VPC of {} could not be read ({})",
-            inputs.instance_id.as_deref().unwrap_or("the instance"),
-            e.message
-        )));
+    if let Some(Err(_)) = client {
+        // --instance-id could not be read: its error is reported by the
+        // checks that need the client; the VPC checks say what to pass.
+        return Ok(None);
     }
     match found {
         Some(Ok(endpoints)) => {
             if let Some(id) = &inputs.endpoint_id {
                 return match endpoints.iter().find(|e| &e.endpoint_id == id) {
                     Some(e) => choice(&e.vpc_id, "endpoint"),
-                    None => Err(GatherError::NoVpc(format!("{id} was not found in {}", inputs.region))),
+                    None => Err(GatherError::NoVpc(format!(
+                        "{id} was not found in {}",
+                        inputs.region
+                    ))),
                 };
             }
             let vpcs: BTreeSet<&str> = endpoints.iter().map(|e| e.vpc_id.as_str()).collect();
@@ -260,10 +260,9 @@ fn choose_vpc(
                 ))),
             }
         }
-        Some(Err(e)) => Err(GatherError::NoVpc(format!(
-            "not running on an EC2 instance, and the endpoints of the region could not be listed ({})",
-            e.message
-        ))),
+        // The listing failed (denied, unreachable, deadline): report what
+        // could be seen rather than refuse; the VPC checks say what to pass.
+        Some(Err(_)) => Ok(None),
         None => Ok(None),
     }
 }

@@ -1,0 +1,115 @@
+//! The run is bounded by --timeout whatever the AWS API does, and a JSON
+//! report replays offline with `tidbpe analyze`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::{tidbpe_isolated, Lab, Run};
+
+const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+fn doctor_against(endpoint: &str, timeout: &str) -> (Run, Duration) {
+    let mut cmd = tidbpe_isolated();
+    cmd.env("AWS_ENDPOINT_URL", endpoint).args([
+        "doctor",
+        "--format",
+        "json",
+        "--service-name",
+        SVC,
+        "--vpc-id",
+        "vpc-0a1b2c3d",
+        "--timeout",
+        timeout,
+    ]);
+    let start = Instant::now();
+    let run = Run::of(&mut cmd);
+    (run, start.elapsed())
+}
+
+#[test]
+fn a_hung_aws_api_never_makes_the_run_exceed_the_timeout() {
+    // Accepts connections (the kernel's backlog) but never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let (run, took) = doctor_against(&endpoint, "2");
+    assert!(took < Duration::from_millis(2900), "took {took:?}");
+    assert_eq!(run.code, 3, "{}", run.describe());
+    let aws = run.finding("AWS001");
+    assert_eq!(aws["status"], "unknown");
+    assert!(
+        aws["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deadline"),
+        "{aws}"
+    );
+    assert!(run.with_status("fail").is_empty(), "{}", run.describe());
+    drop(listener);
+}
+
+#[test]
+fn an_unreachable_aws_api_is_unknown_not_fail() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener); // now refused
+    let (run, _) = doctor_against(&endpoint, "10");
+    assert_eq!(run.code, 3, "{}", run.describe());
+    let summary = run.finding("VPC002")["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(summary.contains("cannot reach the AWS API"), "{summary}");
+    assert!(run.with_status("fail").is_empty());
+}
+
+#[test]
+fn a_report_replays_offline_with_the_same_verdicts() {
+    let lab = Lab::start("nacl-endpoint-deny-4000");
+    let dir = std::env::temp_dir().join(format!("tidbpe-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("report.json");
+    let path_s = path.to_string_lossy().to_string();
+    let mut cmd = lab.tidbpe();
+    cmd.args([
+        "doctor",
+        "--service-name",
+        &lab.s("service_name"),
+        "--vpc-id",
+        &lab.s("vpc_id"),
+        "--instance-id",
+        &lab.s("instance_id"),
+        "--timeout",
+        "60",
+        "--output",
+        &path_s,
+    ]);
+    let live = Run::of(&mut cmd);
+    assert_eq!(live.code, 1);
+    assert!(live.stdout.contains("ACL001"), "human output on stdout");
+    drop(lab); // offline from here on
+
+    let replay = Run::of(tidbpe_isolated().args(["analyze", &path_s, "--format", "json"]));
+    assert_eq!(replay.code, 1, "{}", replay.stderr);
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("report")).expect("JSON");
+    let statuses = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| (f["id"].to_string(), f["status"].to_string()))
+            .collect()
+    };
+    assert_eq!(statuses(&original), statuses(&replay.json()));
+    assert_eq!(replay.with_status("fail"), ["ACL001"]);
+
+    std::fs::write(dir.join("bad.json"), "{\"schema\": \"other/v9\"}").expect("write");
+    let bad = Run::of(tidbpe_isolated().args(["analyze", &dir.join("bad.json").to_string_lossy()]));
+    assert_eq!(bad.code, 2);
+    assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
+    let missing = Run::of(tidbpe_isolated().args(["analyze", "/nonexistent/report.json"]));
+    assert_eq!(missing.code, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
