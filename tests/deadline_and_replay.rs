@@ -113,3 +113,31 @@ fn a_report_replays_offline_with_the_same_verdicts() {
     assert_eq!(missing.code, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_silent_metadata_service_is_bounded_and_changes_no_verdict() {
+    let lab = Lab::start("healthy");
+    // An IMDS that accepts connections and never answers (off EC2, at worst).
+    let imds = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut cmd = lab.tidbpe();
+    cmd.env_remove("AWS_EC2_METADATA_DISABLED").env(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        format!("http://{}", imds.local_addr().expect("addr")),
+    );
+    cmd.args([
+        "doctor",
+        "--format",
+        "json",
+        "--service-name",
+        &lab.s("service_name"),
+        "--vpc-id",
+        &lab.s("vpc_id"),
+        "--timeout",
+        "8",
+    ]);
+    let run = Run::of(&mut cmd);
+    assert_eq!(run.code, 0, "{}", run.describe());
+    assert!(run.with_status("unknown").is_empty(), "{}", run.describe());
+    assert!(run.json()["context"]["client"].is_null());
+    drop(imds);
+}

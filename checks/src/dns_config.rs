@@ -147,10 +147,14 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
         })
         .collect();
     let outcome = if shadowing.is_empty() {
-        Outcome::pass(format!(
-            "none of the {} private hosted zone(s) associated with {vpc_id} covers {host}",
-            zones.len()
-        ))
+        match zones.len() {
+            0 => Outcome::pass(format!(
+                "no private hosted zone is associated with {vpc_id}"
+            )),
+            n => Outcome::pass(format!(
+                "none of the {n} private hosted zone(s) associated with {vpc_id} covers {host}"
+            )),
+        }
     } else {
         let labels: Vec<String> = shadowing
             .iter()

@@ -42,11 +42,41 @@ fn endpoint_service(facts: &Facts) -> Judged {
                 Some(zones) => az_ids.iter().map(|id| az_label(zones, id)).collect(),
                 None => svc.availability_zones.clone(),
             };
-            Ok(Outcome::pass(format!(
-                "{name} exists in {region} ({}, in {})",
-                svc.service_type.join("/"),
-                join(&labels)
-            ))
+            // --az-id should repeat what the console shows; a mismatch means
+            // a wrong copy (or an AZ name taken for an ID somewhere).
+            let service_az_ids: Vec<String> = match zones {
+                Some(zones) => svc
+                    .availability_zones
+                    .iter()
+                    .filter_map(|n| crate::support::zone_id_of(zones, n).map(str::to_string))
+                    .collect(),
+                None => vec![],
+            };
+            let stray: Vec<String> = facts
+                .inputs
+                .az_ids
+                .iter()
+                .filter(|id| !service_az_ids.is_empty() && !service_az_ids.contains(id))
+                .cloned()
+                .collect();
+            let outcome = if stray.is_empty() {
+                Outcome::pass(format!(
+                    "{name} exists in {region} ({}, in {})",
+                    svc.service_type.join("/"),
+                    join(&labels)
+                ))
+            } else {
+                Outcome::warn(format!(
+                    "{name} exists in {region}, but it is offered in {}, not in --az-id {}",
+                    join(&service_az_ids),
+                    join(&stray)
+                ))
+                .with_fix(Fix {
+                    text: "Copy the Availability Zone ID again from the TiDB Cloud console; the doctor judges AZs against the IDs you give.".into(),
+                    commands: vec![],
+                })
+            };
+            Ok(outcome
             .with("service_name", name)
             .with("service_id", &svc.service_id)
             .with("service_type", &svc.service_type)
@@ -433,6 +463,17 @@ mod tests {
     fn service_lookup() {
         let mut f = facts(vec![]);
         assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Pass);
+        f.inputs.az_ids = vec!["use1-az1".into()];
+        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Pass);
+        f.inputs.az_ids = vec!["use1-az6".into()];
+        let stray = ENDPOINT_SERVICE.run(&f);
+        assert_eq!(stray.status, Status::Warn);
+        assert!(
+            stray.summary.contains("not in --az-id use1-az6"),
+            "{}",
+            stray.summary
+        );
+        f.inputs.az_ids = vec![];
         f.service = Some(Ok(None));
         assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Fail);
         f.service = Some(Err(FactError::new(

@@ -374,7 +374,7 @@ fn endpoint_subnet_acl(facts: &Facts) -> Judged {
     };
     let client_subnet = client.and_then(|c| c.subnet_id.as_deref());
     let mut problems = Vec::new();
-    let mut passed = Vec::new();
+    let mut passed: Vec<(String, Vec<String>)> = Vec::new();
     for subnet in &endpoint.subnet_ids {
         if Some(subnet.as_str()) == client_subnet {
             // Traffic inside one subnet never crosses its network ACL.
@@ -387,10 +387,16 @@ fn endpoint_subnet_acl(facts: &Facts) -> Judged {
             problems.extend(acl_leg(acl, false, *peer, (port, port), facts));
             problems.extend(acl_leg(acl, true, *peer, EPHEMERAL, facts));
         }
-        passed.push(format!("{} ({subnet})", acl.network_acl_id));
+        match passed.iter_mut().find(|(id, _)| id == &acl.network_acl_id) {
+            Some((_, subnets)) => subnets.push(subnet.clone()),
+            None => passed.push((acl.network_acl_id.clone(), vec![subnet.clone()])),
+        }
     }
     problems.dedup();
-    passed.dedup();
+    let passed: Vec<String> = passed
+        .into_iter()
+        .map(|(acl, subnets)| format!("{acl} ({})", subnets.join(", ")))
+        .collect();
     let whom = match client.and_then(|c| c.private_ip) {
         Some(ip) => ip.to_string(),
         None => format!("anywhere in {vpc} (client unknown)"),
