@@ -2,14 +2,16 @@
 //! place them (inputs, discovered context, summary). Both renderers read it;
 //! `tidbpe analyze` rebuilds it from the facts a JSON report carries.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tidbpe_checks::facts::{Client, Facts, Inputs, VpcChoice};
 use tidbpe_checks::{judge_all, Finding, Status, Verdict};
 
 pub const SCHEMA: &str = "tidbpe.report/v1";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
+    #[schemars(extend("const" = "tidbpe.report/v1"))]
     pub schema: String,
     pub tool: Tool,
     pub generated_at: String,
@@ -20,14 +22,14 @@ pub struct Report {
     pub facts: Facts,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Tool {
     pub name: String,
     pub version: String,
 }
 
 /// What the doctor found out about where it runs and what it inspects.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Context {
     pub account: Option<String>,
     pub region: String,
@@ -36,7 +38,7 @@ pub struct Context {
     pub client: Option<Client>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub pass: usize,
     pub warn: usize,
@@ -85,5 +87,29 @@ impl Report {
             findings,
             facts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report-v1.schema.json");
+
+    /// The committed JSON Schema is the one the types define: a change to
+    /// the report's shape must show up in the schema file (a public
+    /// contract). `TIDBPE_UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn the_committed_schema_matches_the_types() {
+        let generated = schemars::schema_for!(Report);
+        let text = serde_json::to_string_pretty(&generated).expect("schema serializes") + "\n";
+        if std::env::var_os("TIDBPE_UPDATE_SCHEMA").is_some() {
+            std::fs::write(SCHEMA_FILE, &text).expect("write the schema");
+        }
+        let committed = std::fs::read_to_string(SCHEMA_FILE).unwrap_or_default();
+        assert!(
+            committed == text,
+            "{SCHEMA_FILE} is stale: run TIDBPE_UPDATE_SCHEMA=1 cargo test the_committed_schema"
+        );
     }
 }

@@ -46,6 +46,7 @@ fn a_hung_aws_api_never_makes_the_run_exceed_the_timeout() {
         "{aws}"
     );
     assert!(run.with_status("fail").is_empty(), "{}", run.describe());
+    common::assert_valid_report(&run.stdout);
     drop(listener);
 }
 
@@ -104,6 +105,7 @@ fn a_report_replays_offline_with_the_same_verdicts() {
     };
     assert_eq!(statuses(&original), statuses(&replay.json()));
     assert_eq!(replay.with_status("fail"), ["ACL001"]);
+    common::assert_valid_report(&replay.stdout);
 
     std::fs::write(dir.join("bad.json"), "{\"schema\": \"other/v9\"}").expect("write");
     let bad = Run::of(tidbpe_isolated().args(["analyze", &dir.join("bad.json").to_string_lossy()]));

@@ -27,6 +27,7 @@ fn healthy_vpc_passes_every_implemented_check() {
     assert_eq!(report["schema"], "tidbpe.report/v1");
     assert_eq!(report["context"]["account"], lab.s("account"));
     assert_eq!(report["context"]["vpc"]["vpc_id"], lab.s("vpc_id"));
+    common::assert_valid_report(&run.stdout);
 }
 
 #[test]
@@ -76,6 +77,7 @@ fn unknown_service_name_fails_svc001() {
     assert_eq!(run.with_status("fail"), ["SVC001"], "{}", run.describe());
     assert_eq!(run.status("EP001"), "skip");
     assert_eq!(run.code, 1);
+    common::assert_valid_report(&run.stdout);
 }
 
 #[test]

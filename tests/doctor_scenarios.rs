@@ -206,6 +206,7 @@ fn discovers_the_client_and_vpc_from_imds() {
     assert_eq!(report["context"]["client"]["az_id"], "use1-az1");
     assert_eq!(run.code, 0, "{}", run.describe());
     assert_eq!(run.status("SG002"), "pass");
+    common::assert_valid_report(&run.stdout);
 }
 
 #[test]

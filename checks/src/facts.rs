@@ -15,13 +15,14 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One gathered fact: what was seen, or why it could not be seen.
 pub type Fact<T> = Result<T, FactError>;
 
 /// Why a fact could not be gathered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FactError {
     pub kind: FactErrorKind,
     /// The call that failed, as an IAM action (`ec2:DescribeNetworkAcls`),
@@ -33,7 +34,7 @@ pub struct FactError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FactErrorKind {
     /// The caller lacks the IAM permission for `action`.
@@ -60,7 +61,7 @@ impl FactError {
 }
 
 /// What the user asked for, after validation and defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Inputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
@@ -84,7 +85,7 @@ pub struct Inputs {
 }
 
 /// Everything the checks judge.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Facts {
     pub inputs: Inputs,
     /// `sts:GetCallerIdentity`.
@@ -141,13 +142,13 @@ pub struct Facts {
     pub timings_ms: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Identity {
     pub account: String,
     pub arn: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EndpointService {
     pub service_name: String,
     #[serde(default)]
@@ -165,14 +166,14 @@ pub struct EndpointService {
 }
 
 /// One availability zone: the name is per-account, the ID is global.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Zone {
     pub zone_name: String,
     pub zone_id: String,
 }
 
 /// How the VPC under test was chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VpcChoice {
     pub vpc_id: String,
     /// `flag`, `imds`, `instance`, `endpoint`, `unique-endpoint`.
@@ -180,7 +181,7 @@ pub struct VpcChoice {
 }
 
 /// The machine that must connect.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Client {
     /// `imds`, `instance-id` (DescribeInstances) or `client-ip`.
     pub source: String,
@@ -200,16 +201,17 @@ pub struct Client {
     pub security_group_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Vpc {
     pub vpc_id: String,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub cidr_blocks: Vec<IpNet>,
     #[serde(default)]
     pub dhcp_options_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DhcpOptions {
     pub dhcp_options_id: String,
     /// Values of `domain-name-servers` (`AmazonProvidedDNS` or addresses).
@@ -217,14 +219,14 @@ pub struct DhcpOptions {
     pub domain_name_servers: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostedZone {
     pub id: String,
     /// As Route 53 gives it, with or without the final dot.
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Endpoint {
     pub endpoint_id: String,
     pub vpc_id: String,
@@ -242,17 +244,18 @@ pub struct Endpoint {
     pub network_interface_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Subnet {
     pub subnet_id: String,
     pub vpc_id: String,
     pub availability_zone: String,
     pub az_id: String,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub cidr_block: Option<IpNet>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NetworkInterface {
     pub network_interface_id: String,
     pub subnet_id: String,
@@ -264,7 +267,7 @@ pub struct NetworkInterface {
     pub security_group_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SecurityGroup {
     pub group_id: String,
     #[serde(default)]
@@ -279,7 +282,7 @@ pub struct SecurityGroup {
 
 /// One security-group rule with one peer, as `DescribeSecurityGroupRules`
 /// lists them (a grouped `IpPermission` is split into one rule per peer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SgRule {
     /// `-1` (all), `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
     pub protocol: String,
@@ -293,23 +296,24 @@ pub struct SgRule {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SgPeer {
-    Cidr(IpNet),
+    Cidr(#[schemars(with = "String")] IpNet),
     PrefixList(String),
     Group(String),
 }
 
 /// A customer-managed prefix list and its entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PrefixList {
     pub prefix_list_id: String,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub cidrs: Vec<IpNet>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NetworkAcl {
     pub network_acl_id: String,
     #[serde(default)]
@@ -321,7 +325,7 @@ pub struct NetworkAcl {
     pub entries: Vec<AclEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AclEntry {
     /// 1–32766; the implicit final deny is 32767 (`*`).
     pub rule_number: i32,
@@ -329,6 +333,7 @@ pub struct AclEntry {
     /// `-1` (all), `6` (tcp), `17` (udp), … as the API gives it.
     pub protocol: String,
     pub allow: bool,
+    #[schemars(with = "String")]
     pub cidr: IpNet,
     /// Port range, inclusive; `None`: all ports.
     #[serde(default)]

@@ -19,8 +19,8 @@ pub async fn discover() -> Option<Client> {
     }
     let client = imds::Client::builder()
         .max_attempts(1)
-        .connect_timeout(Duration::from_millis(300))
-        .read_timeout(Duration::from_millis(700))
+        .connect_timeout(Duration::from_millis(250))
+        .read_timeout(Duration::from_millis(600))
         .build();
     let get = |path: &'static str| {
         let client = client.clone();

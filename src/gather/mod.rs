@@ -80,7 +80,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     return None;
                 }
                 // IMDS is local: a tight bound of its own, inside the deadline.
-                let bound = Instant::now() + Duration::from_millis(1500);
+                let bound = Instant::now() + Duration::from_millis(1000);
                 tokio::time::timeout_at(bound.min(deadline), imds::discover())
                     .await
                     .ok()

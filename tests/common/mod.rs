@@ -251,3 +251,28 @@ impl Run {
         text
     }
 }
+
+/// Validate a report against the committed JSON Schema with a real validator
+/// (Python's `jsonschema`, from the lab's venv).
+pub fn assert_valid_report(report_json: &str) {
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/lab/validate_report.py"))
+        .arg(repo().join("schema/report-v1.schema.json"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the validator");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(report_json.as_bytes())
+        .expect("feed the report");
+    let out = child.wait_with_output().expect("validator output");
+    assert!(
+        out.status.success(),
+        "the report does not match schema/report-v1.schema.json:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
