@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Inspect the VPC, the endpoint and the network path; report every broken link and its fix.
-    Doctor(DoctorArgs),
+    Doctor(Box<DoctorArgs>),
     /// Judge the facts stored in a JSON report again, offline.
     Analyze(AnalyzeArgs),
     /// Explain a check: what it inspects, why, and how to fix it.

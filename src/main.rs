@@ -85,7 +85,7 @@ fn clap_error(e: clap::Error) -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Doctor(args) => doctor(args),
+        Command::Doctor(args) => doctor(*args),
         Command::Analyze(args) => analyze(args),
         Command::Explain { id } => {
             let check =
