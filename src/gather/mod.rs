@@ -1,10 +1,12 @@
 //! Gathering: talk to the world and fill a [`Facts`] value.
 //!
-//! Calls that do not depend on each other run concurrently, in rounds:
-//! 1. identity, service, zones, IMDS, `--instance-id`, endpoint discovery
-//!    (and, when `--vpc-id` is given, the whole VPC round at once);
-//! 2. the VPC: attributes, endpoints, subnets, groups, ACLs, hosted zones;
-//! 3. what those name: DHCP options, endpoint interfaces, prefix lists.
+//! Calls that do not depend on each other run concurrently, and each call
+//! starts as soon as what it needs is known:
+//! - identity, service and zones start at once;
+//! - the VPC's calls start at once with `--vpc-id`, else as soon as IMDS,
+//!   `--instance-id` or the endpoint listing names the VPC;
+//! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
+//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
 //!
 //! Every call is bounded by the run's deadline: what has not answered by
 //! then becomes a `Timeout` fact, so the report always comes out.
@@ -64,10 +66,8 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         timings: Arc::default(),
     };
     let service_name = inputs.service_name.clone().unwrap_or_default();
-    let use_imds = inputs.instance_id.is_none() && inputs.client_ip.is_none();
-    let discover_endpoints = inputs.vpc_id.is_none() && inputs.instance_id.is_none();
 
-    let first_round = async {
+    let region_facts = async {
         tokio::join!(
             b.call("sts:GetCallerIdentity", aws.identity()),
             b.call(
@@ -75,80 +75,57 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                 aws.service(&service_name)
             ),
             b.call("ec2:DescribeAvailabilityZones", aws.zones()),
-            async {
-                if !use_imds {
-                    return None;
-                }
-                // IMDS is local: a tight bound of its own, inside the deadline.
-                let bound = Instant::now() + Duration::from_millis(1000);
-                tokio::time::timeout_at(bound.min(deadline), imds::discover())
-                    .await
-                    .ok()
-                    .flatten()
-            },
-            async {
-                match &inputs.instance_id {
-                    Some(id) => Some(b.call("ec2:DescribeInstances", aws.instance(id)).await),
-                    None => None,
-                }
-            },
-            async {
-                if !discover_endpoints {
-                    return None;
-                }
-                Some(match &inputs.endpoint_id {
-                    Some(id) => {
-                        b.call(
-                            "ec2:DescribeVpcEndpoints",
-                            aws.endpoints("vpc-endpoint-id", id),
-                        )
-                        .await
-                    }
-                    None => {
-                        b.call(
-                            "ec2:DescribeVpcEndpoints",
-                            aws.endpoints("service-name", &service_name),
-                        )
-                        .await
-                    }
-                })
-            },
         )
     };
-    let early_vpc = inputs.vpc_id.clone();
-    let ((identity, service, zones, imds_client, instance, found_endpoints), early) =
-        tokio::join!(first_round, async {
-            match &early_vpc {
-                Some(vpc) => Some(vpc_round(&b, aws, vpc).await),
-                None => None,
+    let vpc_facts = async {
+        match &inputs.vpc_id {
+            // The VPC is known: its calls need not wait for the client.
+            Some(vpc) => {
+                let (client, round) =
+                    tokio::join!(client(&b, aws, &inputs), vpc_round(&b, aws, vpc));
+                let choice = choose_vpc(&inputs, client.as_ref(), None)?;
+                Ok((client, choice, round))
             }
-        });
-
-    // The client: --client-ip, --instance-id, or this instance.
-    let mut client: Option<Fact<Client>> = if let Some(ip) = inputs.client_ip {
-        Some(Ok(Client {
-            source: "client-ip".into(),
-            private_ip: Some(ip),
-            ..Client::default()
-        }))
-    } else if let Some(instance) = instance {
-        Some(instance)
-    } else {
-        imds_client.map(Ok)
+            None => {
+                let (client, found) = tokio::join!(client(&b, aws, &inputs), async {
+                    if inputs.instance_id.is_some() {
+                        return None;
+                    }
+                    Some(match &inputs.endpoint_id {
+                        Some(id) => {
+                            b.call(
+                                "ec2:DescribeVpcEndpoints",
+                                aws.endpoints("vpc-endpoint-id", id),
+                            )
+                            .await
+                        }
+                        None => {
+                            b.call(
+                                "ec2:DescribeVpcEndpoints",
+                                aws.endpoints("service-name", &service_name),
+                            )
+                            .await
+                        }
+                    })
+                });
+                let choice = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
+                let round = match &choice {
+                    Some(c) => vpc_round(&b, aws, &c.vpc_id).await,
+                    None => VpcRound::default(),
+                };
+                Ok((client, choice, round))
+            }
+        }
     };
+    let ((identity, service, zones), vpc_facts) = tokio::join!(region_facts, vpc_facts);
+    let (mut client, vpc_choice, round) = vpc_facts?;
 
-    let vpc_choice = choose_vpc(&inputs, client.as_ref(), found_endpoints.as_ref())?;
     // A machine outside the VPC under test is not its client.
     if let (Some(Ok(c)), Some(choice)) = (&client, &vpc_choice) {
         if c.source == "imds" && c.vpc_id.as_deref() != Some(choice.vpc_id.as_str()) {
             client = None;
         }
     }
-    let round = match (early, &vpc_choice) {
-        (Some(round), _) => round,
-        (None, Some(choice)) => vpc_round(&b, aws, &choice.vpc_id).await,
-        (None, None) => VpcRound::default(),
-    };
 
     // Fill in what the client's own source did not say.
     if let Some(Ok(c)) = &mut client {
@@ -283,9 +260,101 @@ struct VpcRound {
     network_acls: Option<Fact<Vec<tidbpe_checks::facts::NetworkAcl>>>,
 }
 
+/// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
+async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>> {
+    if let Some(ip) = inputs.client_ip {
+        return Some(Ok(Client {
+            source: "client-ip".into(),
+            private_ip: Some(ip),
+            ..Client::default()
+        }));
+    }
+    if let Some(id) = &inputs.instance_id {
+        return Some(b.call("ec2:DescribeInstances", aws.instance(id)).await);
+    }
+    // IMDS is local: a tight bound of its own, inside the deadline.
+    let bound = Instant::now() + Duration::from_millis(1000);
+    tokio::time::timeout_at(bound.min(b.deadline), imds::discover())
+        .await
+        .ok()
+        .flatten()
+        .map(Ok)
+}
+
 async fn vpc_round(b: &Bounded, aws: &Aws, vpc_id: &str) -> VpcRound {
-    let (vpc, dns_support, dns_hostnames, hosted_zones, endpoints, subnets, groups, acls) = tokio::join!(
-        b.call("ec2:DescribeVpcs", aws.vpc(vpc_id)),
+    // Each chain starts its second call as soon as its first one answers.
+    let vpc_chain = async {
+        let vpc = b.call("ec2:DescribeVpcs", aws.vpc(vpc_id)).await;
+        let dhcp = match &vpc {
+            Ok(v) => match &v.dhcp_options_id {
+                Some(id) => {
+                    b.call("ec2:DescribeDhcpOptions", aws.dhcp_options(id))
+                        .await
+                }
+                None => Ok(None),
+            },
+            Err(e) => Err(e.clone()),
+        };
+        (vpc, dhcp)
+    };
+    let endpoint_chain = async {
+        let endpoints = b
+            .call("ec2:DescribeVpcEndpoints", aws.endpoints("vpc-id", vpc_id))
+            .await;
+        let interfaces = match &endpoints {
+            Ok(eps) => {
+                let ids: Vec<String> = eps
+                    .iter()
+                    .flat_map(|e| e.network_interface_ids.iter().cloned())
+                    .collect();
+                Some(
+                    b.call(
+                        "ec2:DescribeNetworkInterfaces",
+                        aws.network_interfaces(&ids),
+                    )
+                    .await,
+                )
+            }
+            Err(_) => None,
+        };
+        (endpoints, interfaces)
+    };
+    let group_chain = async {
+        let groups = b
+            .call("ec2:DescribeSecurityGroups", aws.security_groups(vpc_id))
+            .await;
+        let ids: BTreeSet<String> = groups
+            .as_ref()
+            .map(|gs| {
+                gs.iter()
+                    .flat_map(|g| g.ingress.iter().chain(&g.egress))
+                    .filter_map(|r| match &r.peer {
+                        SgPeer::PrefixList(id) => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let lists = futures::future::join_all(
+            ids.iter()
+                .map(|id| b.call("ec2:GetManagedPrefixListEntries", aws.prefix_list(id))),
+        )
+        .await;
+        (groups, lists.into_iter().collect::<Result<Vec<_>, _>>())
+    };
+    let (
+        (vpc, dhcp_options),
+        (endpoints, endpoint_interfaces),
+        (groups, prefix_lists),
+        dns_support,
+        dns_hostnames,
+        hosted_zones,
+        subnets,
+        acls,
+    ) = tokio::join!(
+        vpc_chain,
+        endpoint_chain,
+        group_chain,
         b.call(
             "ec2:DescribeVpcAttribute",
             aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsSupport)
@@ -295,79 +364,21 @@ async fn vpc_round(b: &Bounded, aws: &Aws, vpc_id: &str) -> VpcRound {
             aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsHostnames)
         ),
         b.call("route53:ListHostedZonesByVPC", aws.hosted_zones(vpc_id)),
-        b.call("ec2:DescribeVpcEndpoints", aws.endpoints("vpc-id", vpc_id)),
         b.call("ec2:DescribeSubnets", aws.subnets(vpc_id)),
-        b.call("ec2:DescribeSecurityGroups", aws.security_groups(vpc_id)),
         b.call("ec2:DescribeNetworkAcls", aws.network_acls(vpc_id)),
-    );
-
-    // Round 3: what the first answers name.
-    let dhcp_id = vpc.as_ref().ok().and_then(|v| v.dhcp_options_id.clone());
-    let interface_ids: Vec<String> = endpoints
-        .as_ref()
-        .map(|eps| {
-            eps.iter()
-                .flat_map(|e| e.network_interface_ids.iter().cloned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let prefix_list_ids: BTreeSet<String> = groups
-        .as_ref()
-        .map(|gs| {
-            gs.iter()
-                .flat_map(|g| g.ingress.iter().chain(&g.egress))
-                .filter_map(|r| match &r.peer {
-                    SgPeer::PrefixList(id) => Some(id.clone()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let (dhcp_options, endpoint_interfaces, prefix_lists) = tokio::join!(
-        async {
-            match (&vpc, &dhcp_id) {
-                (Ok(_), Some(id)) => Some(
-                    b.call("ec2:DescribeDhcpOptions", aws.dhcp_options(id))
-                        .await,
-                ),
-                (Ok(_), None) => Some(Ok(None)),
-                (Err(e), _) => Some(Err(e.clone())),
-            }
-        },
-        async {
-            match &endpoints {
-                Ok(_) => Some(
-                    b.call(
-                        "ec2:DescribeNetworkInterfaces",
-                        aws.network_interfaces(&interface_ids),
-                    )
-                    .await,
-                ),
-                Err(_) => None,
-            }
-        },
-        async {
-            let lists = futures::future::join_all(
-                prefix_list_ids
-                    .iter()
-                    .map(|id| b.call("ec2:GetManagedPrefixListEntries", aws.prefix_list(id))),
-            )
-            .await;
-            Some(lists.into_iter().collect::<Result<Vec<_>, _>>())
-        },
     );
 
     VpcRound {
         vpc: Some(vpc),
         dns_support: Some(dns_support),
         dns_hostnames: Some(dns_hostnames),
-        dhcp_options,
+        dhcp_options: Some(dhcp_options),
         hosted_zones: Some(hosted_zones),
         endpoints: Some(endpoints),
         subnets: Some(subnets),
         endpoint_interfaces,
         security_groups: Some(groups),
-        prefix_lists,
+        prefix_lists: Some(prefix_lists),
         network_acls: Some(acls),
     }
 }

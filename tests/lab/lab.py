@@ -443,6 +443,33 @@ def start_imds(paths):
     return srv
 
 
+# --- injected latency (benchmarks) ---------------------------------------------
+# After the world is built, every AWS API request waits LATENCY["seconds"]
+# before moto answers, and is counted; GET /lab/requests returns the count
+# (not delayed), so a benchmark can tell calls from round trips.
+LATENCY = {"seconds": 0.0, "count": 0}
+_latency_lock = threading.Lock()
+
+
+def install_latency():
+    from moto.server import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def delayed(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/lab/requests":
+            body = json.dumps({"requests": LATENCY["count"]}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if LATENCY["seconds"] > 0:
+            with _latency_lock:
+                LATENCY["count"] += 1
+            time.sleep(LATENCY["seconds"])
+        return original(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = delayed
+
+
 # --- main ------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -451,6 +478,8 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true", help="build every scenario in one moto")
     ap.add_argument("--imds", action="store_true", help="also serve IMDSv2 for the client instance(s)")
     ap.add_argument("--list", action="store_true", help="print the scenario names and exit")
+    ap.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                    help="once the world is built, delay every AWS API answer by MS (for benchmarks)")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
     args = ap.parse_args(argv)
 
@@ -480,6 +509,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     apply_moto_patches()
+    install_latency()
     from moto.server import ThreadedMotoServer
 
     moto_srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -500,6 +530,8 @@ def main(argv=None):
             worlds[current] = {"scenario": current, "endpoint_url": endpoint_url, "imds_url": imds_url,
                                "account": ACCOUNT, **w}
         lab.warm_up(w)
+        LATENCY["seconds"] = args.latency_ms / 1000.0
+        LATENCY["count"] = 0
         if len(names) == 1:
             result = worlds[names[0]]
         else:
