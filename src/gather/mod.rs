@@ -87,7 +87,9 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                 Ok((client, choice, round))
             }
             None => {
-                let (client, found) = tokio::join!(client(&b, aws, &inputs), async {
+                // The endpoint listing only matters when the client does not
+                // name the VPC: start it at once, wait for it only then.
+                let listing = async {
                     if inputs.instance_id.is_some() {
                         return None;
                     }
@@ -107,7 +109,17 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                             .await
                         }
                     })
-                });
+                };
+                let client_fut = client(&b, aws, &inputs);
+                tokio::pin!(listing, client_fut);
+                let (client, found) = tokio::select! {
+                    client = &mut client_fut => {
+                        let names_vpc = matches!(&client, Some(Ok(Client { vpc_id: Some(_), .. })));
+                        let found = if names_vpc { None } else { listing.await };
+                        (client, found)
+                    }
+                    found = &mut listing => (client_fut.await, found),
+                };
                 let choice = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
                 let round = match &choice {
                     Some(c) => vpc_round(&b, aws, &c.vpc_id).await,

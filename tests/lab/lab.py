@@ -446,7 +446,8 @@ def start_imds(paths):
 # --- injected latency (benchmarks) ---------------------------------------------
 # After the world is built, every AWS API request waits LATENCY["seconds"]
 # before moto answers, and is counted; GET /lab/requests returns the count
-# (not delayed), so a benchmark can tell calls from round trips.
+# (not delayed), so a benchmark can tell calls from round trips, and
+# GET /lab/latency?ms=N changes the delay.
 LATENCY = {"seconds": 0.0, "count": 0}
 _latency_lock = threading.Lock()
 
@@ -457,13 +458,18 @@ def install_latency():
     original = DomainDispatcherApplication.__call__
 
     def delayed(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/lab/latency":
+            # /lab/latency?ms=N changes the delay at run time (benchmarks compare).
+            query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+            LATENCY["seconds"] = float(query.get("ms", "0")) / 1000.0
+            environ["PATH_INFO"] = "/lab/requests"
         if environ.get("PATH_INFO") == "/lab/requests":
             body = json.dumps({"requests": LATENCY["count"]}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        with _latency_lock:
+            LATENCY["count"] += 1
         if LATENCY["seconds"] > 0:
-            with _latency_lock:
-                LATENCY["count"] += 1
             time.sleep(LATENCY["seconds"])
         return original(self, environ, start_response)
 
