@@ -190,27 +190,17 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{DhcpOptions, FactError, FactErrorKind, HostedZone, Inputs, Vpc, VpcChoice};
+    use crate::facts::{DhcpOptions, FactError, FactErrorKind, HostedZone, Vpc};
     use crate::Status;
 
     fn base() -> Facts {
         Facts {
-            inputs: Inputs {
-                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
-                region: "us-east-1".into(),
-                port: 4000,
-                ..Inputs::default()
-            },
-            vpc_choice: Some(VpcChoice {
-                vpc_id: "vpc-0a1b2c3d".into(),
-                source: "flag".into(),
-            }),
             vpc: Some(Ok(Vpc {
                 vpc_id: "vpc-0a1b2c3d".into(),
                 cidr_blocks: vec!["10.0.0.0/16".parse().unwrap()],
                 dhcp_options_id: Some("dopt-1".into()),
             })),
-            ..Facts::default()
+            ..crate::support::fixtures::world(vec![])
         }
     }
 

@@ -383,80 +383,12 @@ fn private_dns_conflict(facts: &Facts) -> Judged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{
-        Endpoint, EndpointService, FactError, FactErrorKind, Inputs, Subnet, VpcChoice, Zone,
-    };
+    use crate::facts::{Endpoint, FactError, FactErrorKind};
+    use crate::support::fixtures::world as facts;
     use crate::Status;
 
-    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
-
     fn endpoint(id: &str, state: &str, private_dns: bool) -> Endpoint {
-        Endpoint {
-            endpoint_id: id.into(),
-            vpc_id: "vpc-0a1b2c3d".into(),
-            service_name: SVC.into(),
-            endpoint_type: "Interface".into(),
-            state: state.into(),
-            private_dns_enabled: private_dns,
-            subnet_ids: vec!["subnet-00000001".into()],
-            security_group_ids: vec!["sg-00000001".into()],
-            network_interface_ids: vec![],
-        }
-    }
-
-    fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
-        Subnet {
-            subnet_id: id.into(),
-            vpc_id: "vpc-0a1b2c3d".into(),
-            availability_zone: az_name.into(),
-            az_id: az_id.into(),
-            cidr_block: None,
-        }
-    }
-
-    fn facts(endpoints: Vec<Endpoint>) -> Facts {
-        Facts {
-            inputs: Inputs {
-                service_name: Some(SVC.into()),
-                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
-                region: "us-east-1".into(),
-                port: 4000,
-                ..Inputs::default()
-            },
-            vpc_choice: Some(VpcChoice {
-                vpc_id: "vpc-0a1b2c3d".into(),
-                source: "flag".into(),
-            }),
-            service: Some(Ok(Some(EndpointService {
-                service_name: SVC.into(),
-                service_id: None,
-                service_type: vec!["Interface".into()],
-                availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
-                private_dns_names: vec![],
-                owner: None,
-            }))),
-            zones: Some(Ok(vec![
-                Zone {
-                    zone_name: "us-east-1a".into(),
-                    zone_id: "use1-az6".into(),
-                },
-                Zone {
-                    zone_name: "us-east-1b".into(),
-                    zone_id: "use1-az1".into(),
-                },
-                Zone {
-                    zone_name: "us-east-1c".into(),
-                    zone_id: "use1-az2".into(),
-                },
-            ])),
-            endpoints: Some(Ok(endpoints)),
-            subnets: Some(Ok(vec![
-                subnet("subnet-0000000a", "us-east-1a", "use1-az6"),
-                subnet("subnet-0000000b", "us-east-1b", "use1-az1"),
-                subnet("subnet-0000000c", "us-east-1c", "use1-az2"),
-            ])),
-            ..Facts::default()
-        }
+        crate::support::fixtures::endpoint(id, state, private_dns, &["subnet-00000001"])
     }
 
     #[test]

@@ -509,12 +509,11 @@ pub(crate) const MYSQL_HANDSHAKE: Check = Check {
 mod tests {
     use super::*;
     use crate::facts::{
-        AclEntry, Client, FactError, FactErrorKind, Inputs, NetworkInterface, SgPeer, SgRule, Vpc,
-        VpcChoice,
+        AclEntry, Client, FactError, FactErrorKind, NetworkInterface, SgPeer, SgRule, Vpc,
     };
     use crate::Status;
 
-    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+    use crate::support::fixtures::SVC;
 
     fn rule(protocol: &str, ports: Option<(i32, i32)>, peer: SgPeer) -> SgRule {
         SgRule {
@@ -566,17 +565,6 @@ mod tests {
     /// A healthy world: the endpoint admits the client's group, default ACL allows all.
     fn world() -> Facts {
         Facts {
-            inputs: Inputs {
-                service_name: Some(SVC.into()),
-                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
-                region: "us-east-1".into(),
-                port: 4000,
-                ..Inputs::default()
-            },
-            vpc_choice: Some(VpcChoice {
-                vpc_id: "vpc-0a1b2c3d".into(),
-                source: "flag".into(),
-            }),
             vpc: Some(Ok(Vpc {
                 vpc_id: "vpc-0a1b2c3d".into(),
                 cidr_blocks: vec!["10.0.0.0/16".parse().unwrap()],
@@ -630,7 +618,7 @@ mod tests {
             ])),
             prefix_lists: Some(Ok(vec![])),
             network_acls: Some(Ok(vec![acl("acl-00000001", &[], allow_all())])),
-            ..Facts::default()
+            ..crate::support::fixtures::world(vec![])
         }
     }
 

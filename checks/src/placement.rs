@@ -189,73 +189,16 @@ fn client_az(facts: &Facts) -> Judged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{Client, Endpoint, EndpointService, Inputs, Subnet, VpcChoice, Zone};
+    use crate::facts::Client;
+    use crate::support::fixtures::{endpoint, world};
     use crate::Status;
 
-    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
-
     fn facts(endpoint_subnets: &[&str], client_az: Option<&str>) -> Facts {
-        let subnet = |id: &str, name: &str, az: &str| Subnet {
-            subnet_id: id.into(),
-            vpc_id: "vpc-0a1b2c3d".into(),
-            availability_zone: name.into(),
-            az_id: az.into(),
-            cidr_block: None,
+        let endpoints = match endpoint_subnets {
+            [] => vec![],
+            subnets => vec![endpoint("vpce-00000001", "available", true, subnets)],
         };
         Facts {
-            inputs: Inputs {
-                service_name: Some(SVC.into()),
-                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
-                region: "us-east-1".into(),
-                port: 4000,
-                ..Inputs::default()
-            },
-            vpc_choice: Some(VpcChoice {
-                vpc_id: "vpc-0a1b2c3d".into(),
-                source: "flag".into(),
-            }),
-            service: Some(Ok(Some(EndpointService {
-                service_name: SVC.into(),
-                service_id: None,
-                service_type: vec!["Interface".into()],
-                availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
-                private_dns_names: vec![],
-                owner: None,
-            }))),
-            zones: Some(Ok(vec![
-                Zone {
-                    zone_name: "us-east-1a".into(),
-                    zone_id: "use1-az6".into(),
-                },
-                Zone {
-                    zone_name: "us-east-1b".into(),
-                    zone_id: "use1-az1".into(),
-                },
-                Zone {
-                    zone_name: "us-east-1c".into(),
-                    zone_id: "use1-az2".into(),
-                },
-            ])),
-            subnets: Some(Ok(vec![
-                subnet("subnet-0000000a", "us-east-1a", "use1-az6"),
-                subnet("subnet-0000000b", "us-east-1b", "use1-az1"),
-                subnet("subnet-0000000c", "us-east-1c", "use1-az2"),
-            ])),
-            endpoints: Some(Ok(if endpoint_subnets.is_empty() {
-                vec![]
-            } else {
-                vec![Endpoint {
-                    endpoint_id: "vpce-00000001".into(),
-                    vpc_id: "vpc-0a1b2c3d".into(),
-                    service_name: SVC.into(),
-                    endpoint_type: "Interface".into(),
-                    state: "available".into(),
-                    private_dns_enabled: true,
-                    subnet_ids: endpoint_subnets.iter().map(|s| s.to_string()).collect(),
-                    security_group_ids: vec![],
-                    network_interface_ids: vec![],
-                }]
-            })),
             client: client_az.map(|az| {
                 Ok(Client {
                     source: "imds".into(),
@@ -263,7 +206,7 @@ mod tests {
                     ..Client::default()
                 })
             }),
-            ..Facts::default()
+            ..world(endpoints)
         }
     }
 

@@ -137,3 +137,80 @@ pub(crate) fn join(items: &[String]) -> String {
 pub(crate) fn region_flag(facts: &Facts) -> String {
     format!("--region {}", facts.inputs.region)
 }
+
+/// A small world for the checks' unit tests: vpc-0a1b2c3d in us-east-1 with
+/// subnets in use1-az6 (a), use1-az1 (b) and use1-az2 (c); the service is
+/// offered in use1-az1 and use1-az2; no endpoint yet.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::facts::{Endpoint, EndpointService, Facts, Inputs, Subnet, VpcChoice, Zone};
+
+    pub const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+    pub fn endpoint(id: &str, state: &str, private_dns: bool, subnets: &[&str]) -> Endpoint {
+        Endpoint {
+            endpoint_id: id.into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            service_name: SVC.into(),
+            endpoint_type: "Interface".into(),
+            state: state.into(),
+            private_dns_enabled: private_dns,
+            subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+            security_group_ids: vec!["sg-00000001".into()],
+            network_interface_ids: vec![],
+        }
+    }
+
+    fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
+        Subnet {
+            subnet_id: id.into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            availability_zone: az_name.into(),
+            az_id: az_id.into(),
+            cidr_block: None,
+        }
+    }
+
+    fn zone(name: &str, id: &str) -> Zone {
+        Zone {
+            zone_name: name.into(),
+            zone_id: id.into(),
+        }
+    }
+
+    pub fn world(endpoints: Vec<Endpoint>) -> Facts {
+        Facts {
+            inputs: Inputs {
+                service_name: Some(SVC.into()),
+                host: "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com".into(),
+                region: "us-east-1".into(),
+                port: 4000,
+                ..Inputs::default()
+            },
+            vpc_choice: Some(VpcChoice {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                source: "flag".into(),
+            }),
+            service: Some(Ok(Some(EndpointService {
+                service_name: SVC.into(),
+                service_id: None,
+                service_type: vec!["Interface".into()],
+                availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
+                private_dns_names: vec![],
+                owner: None,
+            }))),
+            zones: Some(Ok(vec![
+                zone("us-east-1a", "use1-az6"),
+                zone("us-east-1b", "use1-az1"),
+                zone("us-east-1c", "use1-az2"),
+            ])),
+            endpoints: Some(Ok(endpoints)),
+            subnets: Some(Ok(vec![
+                subnet("subnet-0000000a", "us-east-1a", "use1-az6"),
+                subnet("subnet-0000000b", "us-east-1b", "use1-az1"),
+                subnet("subnet-0000000c", "us-east-1c", "use1-az2"),
+            ])),
+            ..Facts::default()
+        }
+    }
+}

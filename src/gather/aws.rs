@@ -90,6 +90,19 @@ fn root_cause(err: &(dyn Error + 'static)) -> String {
     current.to_string()
 }
 
+/// Every item of a paginated listing, or the fact error naming `action`.
+macro_rules! all_items {
+    ($request:expr, $action:literal) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| fact_error($action, &e))?
+    };
+}
+
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
@@ -323,20 +336,13 @@ impl Aws {
     /// Interface endpoints matching `filter_name = value` (`vpc-id`, `service-name`)
     /// or the given IDs.
     pub async fn endpoints(&self, filter_name: &str, value: &str) -> Fact<Vec<Endpoint>> {
-        let action = "ec2:DescribeVpcEndpoints";
         let request = self.ec2.describe_vpc_endpoints();
         let request = if filter_name == "vpc-endpoint-id" {
             request.vpc_endpoint_ids(value)
         } else {
             request.filters(filter(filter_name, value))
         };
-        let pages: Vec<_> = request
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| fact_error(action, &e))?;
+        let pages: Vec<_> = all_items!(request, "ec2:DescribeVpcEndpoints");
         Ok(pages
             .iter()
             .map(|e| Endpoint {
@@ -364,16 +370,12 @@ impl Aws {
     }
 
     pub async fn subnets(&self, vpc_id: &str) -> Fact<Vec<Subnet>> {
-        let items: Vec<_> = self
-            .ec2
-            .describe_subnets()
-            .filters(filter("vpc-id", vpc_id))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| fact_error("ec2:DescribeSubnets", &e))?;
+        let items: Vec<_> = all_items!(
+            self.ec2
+                .describe_subnets()
+                .filters(filter("vpc-id", vpc_id)),
+            "ec2:DescribeSubnets"
+        );
         Ok(items
             .iter()
             .map(|s| Subnet {
@@ -415,16 +417,12 @@ impl Aws {
     }
 
     pub async fn security_groups(&self, vpc_id: &str) -> Fact<Vec<SecurityGroup>> {
-        let items: Vec<_> = self
-            .ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", vpc_id))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| fact_error("ec2:DescribeSecurityGroups", &e))?;
+        let items: Vec<_> = all_items!(
+            self.ec2
+                .describe_security_groups()
+                .filters(filter("vpc-id", vpc_id)),
+            "ec2:DescribeSecurityGroups"
+        );
         Ok(items
             .iter()
             .map(|g| SecurityGroup {
@@ -446,16 +444,12 @@ impl Aws {
     }
 
     pub async fn prefix_list(&self, id: &str) -> Fact<PrefixList> {
-        let items: Vec<_> = self
-            .ec2
-            .get_managed_prefix_list_entries()
-            .prefix_list_id(id)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| fact_error("ec2:GetManagedPrefixListEntries", &e))?;
+        let items: Vec<_> = all_items!(
+            self.ec2
+                .get_managed_prefix_list_entries()
+                .prefix_list_id(id),
+            "ec2:GetManagedPrefixListEntries"
+        );
         Ok(PrefixList {
             prefix_list_id: id.to_string(),
             cidrs: items
@@ -466,16 +460,12 @@ impl Aws {
     }
 
     pub async fn network_acls(&self, vpc_id: &str) -> Fact<Vec<NetworkAcl>> {
-        let items: Vec<_> = self
-            .ec2
-            .describe_network_acls()
-            .filters(filter("vpc-id", vpc_id))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| fact_error("ec2:DescribeNetworkAcls", &e))?;
+        let items: Vec<_> = all_items!(
+            self.ec2
+                .describe_network_acls()
+                .filters(filter("vpc-id", vpc_id)),
+            "ec2:DescribeNetworkAcls"
+        );
         Ok(items
             .iter()
             .map(|acl| NetworkAcl {
