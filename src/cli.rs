@@ -42,6 +42,11 @@ pub enum Command {
     Checks,
     /// Print the least-privilege, read-only IAM policy the doctor needs.
     IamPolicy,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL", value_parser = parse_shell)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +275,11 @@ fn parse_check_id(s: &str) -> Result<String, String> {
     tidbpe_checks::find(s.trim())
         .map(|c| c.id.to_string())
         .ok_or_else(|| "expected a check ID such as VPC002 or a slug such as vpc-dns-hostnames (see `tidbpe checks`)".into())
+}
+
+fn parse_shell(s: &str) -> Result<clap_complete::Shell, String> {
+    s.parse()
+        .map_err(|_| "expected bash, zsh, fish, elvish or powershell".into())
 }
 
 fn parse_profile(s: &str) -> Result<String, String> {

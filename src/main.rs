@@ -106,6 +106,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             write_stdout(text.as_bytes())?;
             Ok(0)
         }
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "tidbpe",
+                &mut buf,
+            );
+            write_stdout(&buf)?;
+            Ok(0)
+        }
         Command::IamPolicy => {
             let policy = json!({
                 "Version": "2012-10-17",

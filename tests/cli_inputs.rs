@@ -184,6 +184,12 @@ fn explain_checks_and_iam_policy() {
     let run = Run::of(tidbpe_isolated().arg("checks"));
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("INP001") && run.stdout.contains("NET002"));
+    let run = Run::of(tidbpe_isolated().args(["completions", "bash"]));
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("tidbpe") && run.stdout.contains("--service-name"));
+    let run = Run::of(tidbpe_isolated().args(["completions", "tcsh"]));
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     let run = Run::of(tidbpe_isolated().arg("iam-policy"));
     assert_eq!(run.code, 0);
     let policy: serde_json::Value = serde_json::from_str(&run.stdout).expect("policy is JSON");
