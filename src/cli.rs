@@ -63,6 +63,9 @@ pub struct OutputArgs {
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE", value_parser = parse_output)]
     pub output: Option<PathBuf>,
+    /// Mask account IDs and IP addresses (consistently: the report still replays).
+    #[arg(long)]
+    pub redact: bool,
 }
 
 #[derive(Debug, Args)]

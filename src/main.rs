@@ -6,6 +6,7 @@
 
 mod cli;
 mod gather;
+mod redact;
 mod render;
 mod report;
 
@@ -221,6 +222,13 @@ fn exit_code(report: &Report) -> u8 {
 /// Human on stdout by default; JSON on stdout with `--format json`; the JSON
 /// report also to `--output FILE`.
 fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
+    let redacted;
+    let report = if output.redact {
+        redacted = redact(report)?;
+        &redacted
+    } else {
+        report
+    };
     if let Some(path) = &output.output {
         let mut buf = Vec::new();
         render::json(report, &mut buf).map_err(|err| Failure::Write {
@@ -246,6 +254,14 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
         err,
     })?;
     write_stdout(&buf)
+}
+
+/// The same report with account IDs and addresses masked.
+fn redact(report: &Report) -> Result<Report, Failure> {
+    let failure = |e: serde_json::Error| Failure::Usage(format!("cannot redact the report: {e}"));
+    let mut value = serde_json::to_value(report).map_err(failure)?;
+    redact::Redactor::new().value(&mut value);
+    serde_json::from_value(value).map_err(failure)
 }
 
 async fn load_aws(region: &str, profile: Option<&str>) -> Aws {

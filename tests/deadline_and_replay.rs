@@ -143,3 +143,43 @@ fn a_silent_metadata_service_is_bounded_and_changes_no_verdict() {
     assert!(run.json()["context"]["client"].is_null());
     drop(imds);
 }
+
+#[test]
+fn a_redacted_report_hides_accounts_and_addresses_and_still_replays() {
+    let lab = Lab::start("sg-cidr-excludes-client");
+    let base = ["--vpc-id", &lab.s("vpc_id"), "--instance-id", &lab.s("instance_id")];
+    let plain = lab.doctor(&base);
+    let mut args = base.to_vec();
+    args.push("--redact");
+    let redacted = lab.doctor(&args);
+    assert_eq!(redacted.code, plain.code);
+    let text = &redacted.stdout;
+    let mut secrets = vec![lab.s("account"), lab.s("client_ip"), lab.s("vpc_cidr")];
+    secrets.extend(
+        lab.info["endpoint_ips"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|ip| ip.as_str().map(str::to_string)),
+    );
+    for secret in &secrets {
+        assert!(plain.stdout.contains(secret.as_str()), "{secret} is in the plain report");
+        assert!(!text.contains(secret.as_str()), "{secret} leaked into the redacted report");
+    }
+    // The same address maps to the same placeholder everywhere.
+    let report = redacted.json();
+    let client_ip = report["context"]["client"]["private_ip"].as_str().unwrap_or_default().to_string();
+    assert!(report["findings"].to_string().contains(&client_ip), "{client_ip}");
+    // Verdicts are the same, live and replayed.
+    assert_eq!(redacted.with_status("fail"), ["SG001"]);
+    assert_eq!(plain.with_status("pass"), redacted.with_status("pass"));
+    let dir = std::env::temp_dir().join(format!("tidbpe-redact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("redacted.json");
+    std::fs::write(&path, text).expect("write");
+    let replay = Run::of(tidbpe_isolated().args(["analyze", &path.to_string_lossy(), "--format", "json"]));
+    assert_eq!(replay.with_status("fail"), ["SG001"], "{}", replay.stderr);
+    assert_eq!(replay.with_status("pass"), plain.with_status("pass"));
+    common::assert_valid_report(text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
