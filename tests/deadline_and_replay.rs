@@ -147,7 +147,12 @@ fn a_silent_metadata_service_is_bounded_and_changes_no_verdict() {
 #[test]
 fn a_redacted_report_hides_accounts_and_addresses_and_still_replays() {
     let lab = Lab::start("sg-cidr-excludes-client");
-    let base = ["--vpc-id", &lab.s("vpc_id"), "--instance-id", &lab.s("instance_id")];
+    let base = [
+        "--vpc-id",
+        &lab.s("vpc_id"),
+        "--instance-id",
+        &lab.s("instance_id"),
+    ];
     let plain = lab.doctor(&base);
     let mut args = base.to_vec();
     args.push("--redact");
@@ -163,13 +168,25 @@ fn a_redacted_report_hides_accounts_and_addresses_and_still_replays() {
             .filter_map(|ip| ip.as_str().map(str::to_string)),
     );
     for secret in &secrets {
-        assert!(plain.stdout.contains(secret.as_str()), "{secret} is in the plain report");
-        assert!(!text.contains(secret.as_str()), "{secret} leaked into the redacted report");
+        assert!(
+            plain.stdout.contains(secret.as_str()),
+            "{secret} is in the plain report"
+        );
+        assert!(
+            !text.contains(secret.as_str()),
+            "{secret} leaked into the redacted report"
+        );
     }
     // The same address maps to the same placeholder everywhere.
     let report = redacted.json();
-    let client_ip = report["context"]["client"]["private_ip"].as_str().unwrap_or_default().to_string();
-    assert!(report["findings"].to_string().contains(&client_ip), "{client_ip}");
+    let client_ip = report["context"]["client"]["private_ip"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        report["findings"].to_string().contains(&client_ip),
+        "{client_ip}"
+    );
     // Verdicts are the same, live and replayed.
     assert_eq!(redacted.with_status("fail"), ["SG001"]);
     assert_eq!(plain.with_status("pass"), redacted.with_status("pass"));
@@ -177,7 +194,8 @@ fn a_redacted_report_hides_accounts_and_addresses_and_still_replays() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("redacted.json");
     std::fs::write(&path, text).expect("write");
-    let replay = Run::of(tidbpe_isolated().args(["analyze", &path.to_string_lossy(), "--format", "json"]));
+    let replay =
+        Run::of(tidbpe_isolated().args(["analyze", &path.to_string_lossy(), "--format", "json"]));
     assert_eq!(replay.with_status("fail"), ["SG001"], "{}", replay.stderr);
     assert_eq!(replay.with_status("pass"), plain.with_status("pass"));
     common::assert_valid_report(text);

@@ -351,3 +351,91 @@ impl Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::support::fixtures::healthy;
+
+    fn denied(action: &str) -> FactError {
+        FactError::new(FactErrorKind::AccessDenied, action, "denied")
+    }
+
+    /// Deny the call behind one need in `facts`.
+    fn deny(facts: &mut Facts, need: Need) {
+        let e = denied(need.iam_actions()[0]);
+        match need {
+            Need::Identity => facts.identity = Some(Err(e)),
+            Need::Service => facts.service = Some(Err(e)),
+            Need::Zones => facts.zones = Some(Err(e)),
+            Need::Instance => facts.client = Some(Err(e)),
+            Need::Vpc => facts.vpc = Some(Err(e)),
+            Need::VpcAttributes => {
+                facts.dns_support = Some(Err(e.clone()));
+                facts.dns_hostnames = Some(Err(e));
+            }
+            Need::DhcpOptions => facts.dhcp_options = Some(Err(e)),
+            Need::HostedZones => facts.hosted_zones = Some(Err(e)),
+            Need::Endpoints => facts.endpoints = Some(Err(e)),
+            Need::Subnets => facts.subnets = Some(Err(e)),
+            Need::NetworkInterfaces => facts.endpoint_interfaces = Some(Err(e)),
+            Need::SecurityGroups => facts.security_groups = Some(Err(e)),
+            Need::PrefixLists => facts.prefix_lists = Some(Err(e)),
+            Need::NetworkAcls => facts.network_acls = Some(Err(e)),
+        }
+    }
+
+    /// Facts a check reads only for its wording or for a case the healthy
+    /// world does not reach: it may still pass without them.
+    const NOT_DECISIVE: &[(&str, Need)] = &[
+        ("SVC001", Need::Zones),         // AZ names shown instead of IDs
+        ("EP001", Need::Subnets),        // only for the pre-flight command
+        ("EP001", Need::SecurityGroups), // only for the pre-flight command
+        ("SG001", Need::PrefixLists),    // no rule names a prefix list
+        ("SG002", Need::PrefixLists),
+    ];
+
+    #[test]
+    fn the_healthy_world_passes_every_implemented_check() {
+        for check in CATALOG.iter().filter(|c| c.judge.is_some()) {
+            let f = check.run(&healthy());
+            assert_eq!(f.status, Status::Pass, "{}: {}", check.id, f.summary);
+        }
+    }
+
+    /// A denied call makes the checks that need it `unknown` (naming the
+    /// action), never `pass` and never `fail`.
+    #[test]
+    fn a_denied_need_is_unknown_never_pass_or_fail() {
+        for check in CATALOG.iter().filter(|c| c.judge.is_some()) {
+            for &need in check.needs {
+                let mut facts = healthy();
+                deny(&mut facts, need);
+                let f = check.run(&facts);
+                assert_ne!(
+                    f.status,
+                    Status::Fail,
+                    "{} with {need:?} denied: {}",
+                    check.id,
+                    f.summary
+                );
+                if NOT_DECISIVE.contains(&(check.id, need)) {
+                    continue;
+                }
+                assert_eq!(
+                    f.status,
+                    Status::Unknown,
+                    "{} with {need:?} denied: {}",
+                    check.id,
+                    f.summary
+                );
+                assert!(
+                    f.summary.contains(need.iam_actions()[0]),
+                    "{}: {}",
+                    check.id,
+                    f.summary
+                );
+            }
+        }
+    }
+}

@@ -357,7 +357,7 @@ pub(crate) const ENDPOINT_SUBNET_ACL: Check = Check {
     id: "ACL001",
     slug: "endpoint-subnet-acl",
     title: "Network ACLs of the endpoint's subnets pass the traffic both ways",
-    needs: &[Need::Endpoints, Need::NetworkAcls, Need::Subnets],
+    needs: &[Need::Endpoints, Need::NetworkAcls],
     explain: explain!("ACL001"),
     judge: Some(endpoint_subnet_acl),
 };
@@ -414,12 +414,7 @@ pub(crate) const CLIENT_SUBNET_ACL: Check = Check {
     id: "ACL002",
     slug: "client-subnet-acl",
     title: "The network ACL of the client's subnet passes the traffic both ways",
-    needs: &[
-        Need::Instance,
-        Need::NetworkAcls,
-        Need::NetworkInterfaces,
-        Need::Subnets,
-    ],
+    needs: &[Need::Instance, Need::NetworkAcls, Need::NetworkInterfaces],
     explain: explain!("ACL002"),
     judge: Some(client_subnet_acl),
 };

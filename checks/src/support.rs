@@ -143,7 +143,10 @@ pub(crate) fn region_flag(facts: &Facts) -> String {
 /// offered in use1-az1 and use1-az2; no endpoint yet.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use crate::facts::{Endpoint, EndpointService, Facts, Inputs, Subnet, VpcChoice, Zone};
+    use crate::facts::{
+        AclEntry, Client, DhcpOptions, Endpoint, EndpointService, Facts, Identity, Inputs,
+        NetworkAcl, NetworkInterface, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, VpcChoice, Zone,
+    };
 
     pub const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
 
@@ -211,6 +214,95 @@ pub(crate) mod fixtures {
                 subnet("subnet-0000000c", "us-east-1c", "use1-az2"),
             ])),
             ..Facts::default()
+        }
+    }
+
+    /// Every fact gathered and healthy: the endpoint (in use1-az1) admits the
+    /// client's group, the client (10.0.10.4 in use1-az1, its own subnet)
+    /// may go out anywhere, the default ACL allows all.
+    pub fn healthy() -> Facts {
+        let rule = |protocol: &str, ports: Option<i32>, peer: SgPeer| SgRule {
+            protocol: protocol.into(),
+            from_port: ports,
+            to_port: ports,
+            peer,
+            description: None,
+        };
+        let all = |egress: bool| AclEntry {
+            rule_number: 100,
+            egress,
+            protocol: "-1".into(),
+            allow: true,
+            cidr: "0.0.0.0/0".parse().unwrap(),
+            port_range: None,
+        };
+        let mut endpoint = endpoint("vpce-00000001", "available", true, &["subnet-0000000b"]);
+        endpoint.security_group_ids = vec!["sg-0000000e".into()];
+        endpoint.network_interface_ids = vec!["eni-0000000b".into()];
+        let mut facts = world(vec![endpoint]);
+        if let Some(Ok(subnets)) = &mut facts.subnets {
+            let mut client = subnet("subnet-0000000d", "us-east-1b", "use1-az1");
+            client.cidr_block = Some("10.0.10.0/24".parse().unwrap());
+            subnets.push(client);
+        }
+        Facts {
+            identity: Some(Ok(Identity {
+                account: "123456789012".into(),
+                arn: "arn:aws:iam::123456789012:user/me".into(),
+            })),
+            vpc: Some(Ok(Vpc {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                cidr_blocks: vec!["10.0.0.0/16".parse().unwrap()],
+                dhcp_options_id: Some("dopt-00000001".into()),
+            })),
+            dns_support: Some(Ok(true)),
+            dns_hostnames: Some(Ok(true)),
+            dhcp_options: Some(Ok(Some(DhcpOptions {
+                dhcp_options_id: "dopt-00000001".into(),
+                domain_name_servers: vec!["AmazonProvidedDNS".into()],
+            }))),
+            hosted_zones: Some(Ok(vec![])),
+            client: Some(Ok(Client {
+                source: "instance-id".into(),
+                instance_id: Some("i-0000000d".into()),
+                vpc_id: Some("vpc-0a1b2c3d".into()),
+                subnet_id: Some("subnet-0000000d".into()),
+                availability_zone: Some("us-east-1b".into()),
+                az_id: Some("use1-az1".into()),
+                private_ip: Some("10.0.10.4".parse().unwrap()),
+                security_group_ids: vec!["sg-0000000c".into()],
+            })),
+            endpoint_interfaces: Some(Ok(vec![NetworkInterface {
+                network_interface_id: "eni-0000000b".into(),
+                subnet_id: "subnet-0000000b".into(),
+                availability_zone: Some("us-east-1b".into()),
+                private_ip: Some("10.0.1.10".parse().unwrap()),
+                security_group_ids: vec!["sg-0000000e".into()],
+            }])),
+            security_groups: Some(Ok(vec![
+                SecurityGroup {
+                    group_id: "sg-0000000e".into(),
+                    group_name: "endpoint".into(),
+                    vpc_id: Some("vpc-0a1b2c3d".into()),
+                    ingress: vec![rule("tcp", Some(4000), SgPeer::Group("sg-0000000c".into()))],
+                    egress: vec![],
+                },
+                SecurityGroup {
+                    group_id: "sg-0000000c".into(),
+                    group_name: "client".into(),
+                    vpc_id: Some("vpc-0a1b2c3d".into()),
+                    ingress: vec![],
+                    egress: vec![rule("-1", None, SgPeer::Cidr("0.0.0.0/0".parse().unwrap()))],
+                },
+            ])),
+            prefix_lists: Some(Ok(vec![])),
+            network_acls: Some(Ok(vec![NetworkAcl {
+                network_acl_id: "acl-00000001".into(),
+                is_default: true,
+                subnet_ids: vec![],
+                entries: vec![all(false), all(true)],
+            }])),
+            ..facts
         }
     }
 }
