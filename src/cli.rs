@@ -57,10 +57,10 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format (default: human; json when --output is given).
+    /// Output format on standard output (default: human).
     #[arg(long, value_name = "human|json", value_parser = parse_format)]
     pub format: Option<Format>,
-    /// Write the JSON report to this file.
+    /// Also write the JSON report to this file.
     #[arg(long, value_name = "FILE", value_parser = parse_output)]
     pub output: Option<PathBuf>,
     /// Mask account IDs and IP addresses (consistently: the report still replays).

@@ -166,7 +166,11 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
                 .unwrap_or_else(|_| {
                     // Config loading itself hung (a profile's SSO, say): go on with
                     // defaults, and every call will time out at the deadline.
-                    Aws::from_conf(&aws_config::SdkConfig::builder().build(), &inputs.region)
+                    let conf = aws_config::SdkConfig::builder()
+                        .behavior_version(BehaviorVersion::latest())
+                        .region(Region::new(inputs.region.clone()))
+                        .build();
+                    Aws::from_conf(&conf, &inputs.region)
                 });
         gather::gather(inputs, &aws, deadline).await
     });

@@ -201,3 +201,22 @@ fn a_redacted_report_hides_accounts_and_addresses_and_still_replays() {
     common::assert_valid_report(text);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_tiny_timeout_still_gives_a_report() {
+    let (run, _) = doctor_against("http://127.0.0.1:9", "0.001");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(run.finding("AWS001")["status"], "unknown");
+}
+
+#[test]
+fn missing_credentials_fail_aws001_with_the_credentials_fix() {
+    let lab = Lab::start("healthy");
+    let mut cmd = lab.tidbpe();
+    cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    let run = lab.doctor_with(&mut cmd, &["--vpc-id", &lab.s("vpc_id")]);
+    assert_eq!(run.status("AWS001"), "fail", "{}", run.describe());
+    assert!(run.fix_commands("AWS001").contains("aws sts get-caller-identity"));
+    assert_eq!(run.code, 1);
+}

@@ -245,6 +245,15 @@ fn discovers_the_vpc_from_the_only_endpoint_of_the_service() {
 }
 
 #[test]
+fn two_endpoints_in_one_vpc_still_name_the_vpc_and_fail_ep004() {
+    let lab = Lab::start("dns-conflict");
+    let run = lab.doctor(&[]);
+    let report = run.json();
+    assert_eq!(report["context"]["vpc"]["source"], "unique-endpoint", "{}", run.describe());
+    assert_eq!(run.with_status("fail"), ["EP004"], "{}", run.describe());
+}
+
+#[test]
 fn two_endpoints_in_the_region_require_vpc_id() {
     let lab = Lab::start("two-endpoints-in-region");
     let run = lab.doctor(&[]);

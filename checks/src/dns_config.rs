@@ -162,6 +162,7 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
             .collect();
         let commands = shadowing
             .iter()
+            .filter(|z| z.owning_service.is_none())
             .map(|z| {
                 format!(
                     "aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {} --vpc VPCRegion={},VPCId={vpc_id}",
@@ -170,13 +171,25 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
                 )
             })
             .collect();
+        let owned: Vec<String> = shadowing
+            .iter()
+            .filter_map(|z| {
+                z.owning_service.as_ref().map(|s| {
+                    format!(
+                        "{} is owned by {s}: change it through that service",
+                        z.name.trim_end_matches('.')
+                    )
+                })
+            })
+            .collect();
         Outcome::fail(format!(
             "private hosted zone {} is associated with {vpc_id} and covers {host}: it shadows the endpoint's private DNS name",
             join(&labels)
         ))
         .with_fix(Fix {
             text: format!(
-                "Route 53 answers {host} from the private zone instead of the endpoint's private DNS. Disassociate the zone from the VPC (if the zone is needed, rename it to something narrower than the TiDB Cloud domain):"
+                "Route 53 answers {host} from the private zone instead of the endpoint's private DNS. Disassociate the zone from the VPC (if this VPC is its only one, Route 53 refuses with LastVPCAssociation: delete the zone instead, or replace it by a zone narrower than the TiDB Cloud domain).{}",
+                if owned.is_empty() { String::new() } else { format!(" {}.", join(&owned)) }
             ),
             commands,
         })
@@ -258,6 +271,7 @@ mod tests {
         let zone = |name: &str| HostedZone {
             id: "/hostedzone/Z1".into(),
             name: name.into(),
+            owning_service: None,
         };
         f.hosted_zones = Some(Ok(vec![zone("example.internal.")]));
         assert_eq!(HOSTED_ZONE_SHADOW.run(&f).status, Status::Pass);

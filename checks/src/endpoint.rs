@@ -5,8 +5,8 @@
 
 use crate::facts::Facts;
 use crate::support::{
-    az_label, fact, is_gone, join, main_endpoint, region_flag, service_endpoints, subnet,
-    target_az_ids, vpc_id, NO_VPC,
+    az_label, best_endpoint, create_endpoint_command, fact, is_gone, join, main_endpoint, ok,
+    region_flag, service_az_ids, service_endpoints, subnet, target_az_ids, vpc_id, NO_VPC,
 };
 use crate::{explain, Check, Fix, Judged, Need, Outcome};
 
@@ -37,21 +37,14 @@ fn endpoint_service(facts: &Facts) -> Judged {
             })),
         Some(svc) => {
             let az_ids = target_az_ids(facts).unwrap_or_default();
-            let zones = facts.zones.as_ref().and_then(|z| z.as_ref().ok());
+            let zones = ok(&facts.zones);
             let labels: Vec<String> = match zones {
                 Some(zones) => az_ids.iter().map(|id| az_label(zones, id)).collect(),
                 None => svc.availability_zones.clone(),
             };
             // --az-id should repeat what the console shows; a mismatch means
             // a wrong copy (or an AZ name taken for an ID somewhere).
-            let service_az_ids: Vec<String> = match zones {
-                Some(zones) => svc
-                    .availability_zones
-                    .iter()
-                    .filter_map(|n| crate::support::zone_id_of(zones, n).map(str::to_string))
-                    .collect(),
-                None => vec![],
-            };
+            let service_az_ids = zones.map(|z| service_az_ids(svc, z)).unwrap_or_default();
             let stray: Vec<String> = facts
                 .inputs
                 .az_ids
@@ -105,6 +98,21 @@ fn endpoint_exists(facts: &Facts) -> Judged {
     }
     let endpoints = service_endpoints(facts)?;
     if let Some(id) = &facts.inputs.endpoint_id {
+        let other = fact(&facts.endpoints, NO_VPC)?.iter().find(|e| {
+            &e.endpoint_id == id && !endpoints.iter().any(|m| m.endpoint_id == e.endpoint_id)
+        });
+        if let Some(other) = other {
+            return Ok(Outcome::fail(format!(
+                "{id} is an endpoint for {}, not for {}",
+                other.service_name,
+                facts.inputs.service_name.as_deref().unwrap_or("the service")
+            ))
+            .with("vpc_id", vpc)
+            .with_fix(Fix {
+                text: "Name the endpoint of the TiDB Cloud service with --endpoint-id, or leave the flag out and let the doctor find it.".into(),
+                commands: vec![],
+            }));
+        }
         if !endpoints.iter().any(|e| &e.endpoint_id == id) {
             return Ok(Outcome::fail(format!("{id} is not an endpoint in {vpc}"))
                 .with("vpc_id", vpc)
@@ -145,13 +153,8 @@ fn endpoint_exists(facts: &Facts) -> Judged {
 fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
     let mut notes = Vec::new();
     let az_ids = target_az_ids(facts).unwrap_or_default();
-    let client = facts.client.as_ref().and_then(|c| c.as_ref().ok());
-    let subnets = facts
-        .subnets
-        .as_ref()
-        .and_then(|s| s.as_ref().ok())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let client = ok(&facts.client);
+    let subnets = ok(&facts.subnets).map(Vec::as_slice).unwrap_or_default();
     let mut chosen: Vec<&str> = Vec::new();
     for az in &az_ids {
         let mut in_az: Vec<_> = subnets.iter().filter(|s| &s.az_id == az).collect();
@@ -170,7 +173,11 @@ fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
         // The client's AZ first: no cross-AZ hop.
         chosen.sort_by_key(|id| subnet(subnets, id).map(|s| &s.az_id) != Some(az));
     }
-    if chosen.is_empty() {
+    if ok(&facts.subnets).is_none() || az_ids.is_empty() {
+        notes.push(format!(
+            "The subnets of {vpc} or the service's AZ IDs could not be read: pick one subnet per AZ ID the TiDB Cloud console shows."
+        ));
+    } else if chosen.is_empty() {
         notes.push(format!(
             "{vpc} has no subnet in the service's AZ IDs ({}): create one first (aws ec2 create-subnet --availability-zone-id …).",
             join(&az_ids)
@@ -183,15 +190,8 @@ fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
             facts.inputs.port, facts.inputs.port
         ));
     }
-    let mut command = format!(
-        "aws ec2 create-vpc-endpoint --vpc-id {vpc} {} --service-name {service_name} --vpc-endpoint-type Interface --subnet-ids {}",
-        region_flag(facts),
-        if chosen.is_empty() { "<subnet-id>".to_string() } else { chosen.join(" ") }
-    );
-    if let Some(g) = group {
-        command.push_str(&format!(" --security-group-ids {g}"));
-    }
-    command.push_str(" --private-dns-enabled");
+    let groups: Vec<&str> = group.iter().map(String::as_str).collect();
+    let command = create_endpoint_command(facts, vpc, service_name, &chosen, &groups);
     let mut text = format!(
         "Create the interface endpoint (pre-flight: this is the command for {vpc}, with subnets only in the service's AZ IDs {}).",
         join(&az_ids)
@@ -268,13 +268,14 @@ fn endpoint_state(facts: &Facts) -> Judged {
                 region_flag(facts)
             ));
         }
-        commands.push(format!(
-            "aws ec2 create-vpc-endpoint --vpc-id {} {} --service-name {} --vpc-endpoint-type Interface --subnet-ids {} --security-group-ids {} --private-dns-enabled",
-            ep.vpc_id,
-            region_flag(facts),
-            ep.service_name,
-            ep.subnet_ids.join(" "),
-            ep.security_group_ids.join(" ")
+        let subnets: Vec<&str> = ep.subnet_ids.iter().map(String::as_str).collect();
+        let groups: Vec<&str> = ep.security_group_ids.iter().map(String::as_str).collect();
+        commands.push(create_endpoint_command(
+            facts,
+            &ep.vpc_id,
+            &ep.service_name,
+            &subnets,
+            &groups,
         ));
     }
     Ok(Outcome::fail(format!("{id} is {}: {meaning}", ep.state))
@@ -327,7 +328,6 @@ pub(crate) const PRIVATE_DNS_CONFLICT: Check = Check {
 
 fn private_dns_conflict(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
-    fact(&facts.endpoints, NO_VPC)?;
     let live: Vec<_> = service_endpoints(facts)?
         .into_iter()
         .filter(|e| !is_gone(&e.state))
@@ -342,7 +342,10 @@ fn private_dns_conflict(facts: &Facts) -> Judged {
         ))
         .with("endpoint_ids", [&one.endpoint_id])),
         many => {
-            let keep = main_endpoint(facts)?;
+            // Keep the one that carries private DNS, whatever --endpoint-id names.
+            let Some(keep) = best_endpoint(many.iter().copied()) else {
+                return Err(Outcome::skip("no endpoint to keep"));
+            };
             let extra: Vec<&str> = many
                 .iter()
                 .filter(|e| e.endpoint_id != keep.endpoint_id)

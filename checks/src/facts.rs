@@ -224,6 +224,9 @@ pub struct HostedZone {
     pub id: String,
     /// As Route 53 gives it, with or without the final dot.
     pub name: String,
+    /// The AWS service that owns the zone, if any (it cannot be disassociated then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owning_service: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

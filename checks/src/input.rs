@@ -38,7 +38,7 @@ fn target_host(facts: &Facts) -> Judged {
             .with("host", host)
             .with_fix(Fix {
                 text: format!("Use the private host shown under Connection Type \"Private\" in the TiDB Cloud console, e.g. {private}."),
-                commands: vec![format!("tidbpe doctor --host {private}")],
+                commands: vec![rerun(inputs, &private, &region)],
             }));
         }
         HostKind::Other => {
@@ -77,7 +77,7 @@ fn target_host(facts: &Facts) -> Judged {
             text: format!(
                 "The endpoint must be created in the cluster's region ({host_region}), in a VPC of that region. Check the Service Name, Region ID and host in the TiDB Cloud console, and inspect that region."
             ),
-            commands: vec![format!("tidbpe doctor --region {host_region} --host {host} …")],
+            commands: vec![rerun(inputs, host, &host_region)],
         })
     };
     let mut outcome = outcome.with("host", host);
@@ -85,6 +85,15 @@ fn target_host(facts: &Facts) -> Judged {
         outcome = outcome.with(&format!("region ({what})"), r);
     }
     Ok(outcome)
+}
+
+/// The doctor's command line again, with the host and region to use.
+fn rerun(inputs: &crate::facts::Inputs, host: &str, region: &str) -> String {
+    let service = inputs
+        .service_name
+        .clone()
+        .unwrap_or_else(|| "SERVICE_NAME".to_string());
+    format!("tidbpe doctor --service-name {service} --region {region} --host {host}")
 }
 
 #[cfg(test)]

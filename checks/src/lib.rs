@@ -309,6 +309,11 @@ pub fn main_endpoint_id(facts: &Facts) -> Option<String> {
         .map(|e| e.endpoint_id.clone())
 }
 
+/// Is an endpoint in a state it will never carry traffic from again?
+pub fn is_gone(state: &str) -> bool {
+    support::is_gone(state)
+}
+
 /// Every IAM action the catalog needs, sorted and deduplicated.
 pub fn iam_actions() -> Vec<&'static str> {
     let mut actions: Vec<&'static str> = CATALOG
@@ -393,6 +398,8 @@ mod tests {
         ("EP001", Need::SecurityGroups), // only for the pre-flight command
         ("SG001", Need::PrefixLists),    // no rule names a prefix list
         ("SG002", Need::PrefixLists),
+        ("SG001", Need::Vpc),  // only read when the client is unknown
+        ("ACL001", Need::Vpc), // only read when the client is unknown
     ];
 
     #[test]

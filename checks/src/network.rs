@@ -3,38 +3,38 @@
 //! evaluator of [`crate::rules`]; and the probes DNS001, DNS002, NET001,
 //! NET002 (not implemented yet).
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::facts::{Client, Endpoint, Facts, NetworkAcl, PrefixList, SecurityGroup};
+use crate::facts::{Client, Facts, NetworkAcl, PrefixList, SecurityGroup, SgPeer};
 use crate::placement::NO_CLIENT;
 use crate::rules::{free_rule_number, nacl_decide, sg_egress, sg_ingress, Peer, SgDecision};
-use crate::support::{fact, join, main_endpoint, region_flag, vpc_id, NO_VPC};
+use crate::support::{
+    client_elsewhere, endpoint_addresses, fact, join, main_endpoint, ok, region_flag, vpc_id,
+    NO_VPC,
+};
 use crate::{explain, Check, Fix, Judged, Need, Outcome};
 
 /// Ephemeral ports a client's replies come back to (AWS's recommendation).
 const EPHEMERAL: (u16, u16) = (1024, 65535);
 
+/// How many reasons a one-line summary lists; the rest are in the evidence.
+const SUMMARY_REASONS: usize = 2;
+
 /// The client as a known machine, if its address is known.
 fn known_client(facts: &Facts) -> Option<&Client> {
-    facts
-        .client
-        .as_ref()
-        .and_then(|c| c.as_ref().ok())
-        .filter(|c| c.private_ip.is_some())
+    ok(&facts.client).filter(|c| c.private_ip.is_some())
 }
 
 fn host_net(ip: IpAddr) -> IpNet {
     IpNet::from(ip)
 }
 
-/// Prefix lists, or the reason they are not known (only matters when a rule names one).
+/// Prefix lists (they only matter when a rule names one).
 fn prefix_lists(facts: &Facts) -> &[PrefixList] {
-    facts
-        .prefix_lists
-        .as_ref()
-        .and_then(|p| p.as_ref().ok())
+    ok(&facts.prefix_lists)
         .map(Vec::as_slice)
         .unwrap_or_default()
 }
@@ -55,40 +55,56 @@ fn groups<'a>(all: &'a [SecurityGroup], ids: &[String]) -> Vec<&'a SecurityGroup
         .collect()
 }
 
+/// "a, b (and 3 more)": the first reasons, for a one-line summary.
+fn brief(reasons: &[String]) -> String {
+    match reasons.len() {
+        n if n <= SUMMARY_REASONS => join(reasons),
+        n => format!(
+            "{} (and {} more, in the evidence)",
+            reasons[..SUMMARY_REASONS].join("; "),
+            n - SUMMARY_REASONS
+        ),
+    }
+}
+
+/// `--cidr A` or the IPv6 form of the same rule, for `authorize-security-group-*`.
+fn sg_peer_flag(net: IpNet, port: u16) -> String {
+    match net {
+        IpNet::V4(_) => format!("--protocol tcp --port {port} --cidr {net}"),
+        IpNet::V6(_) => format!(
+            "--ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},Ipv6Ranges=[{{CidrIpv6={net}}}]'"
+        ),
+    }
+}
+
 /// A security group of the VPC that admits the client on the port, for the
 /// pre-flight create command.
 pub(crate) fn group_admitting_client(facts: &Facts) -> Option<String> {
-    let all = facts.security_groups.as_ref()?.as_ref().ok()?;
+    let all = ok(&facts.security_groups)?;
     let port = facts.inputs.port;
     let lists = prefix_lists(facts);
-    let vpc_nets: Vec<IpNet> = facts
-        .vpc
-        .as_ref()
-        .and_then(|v| v.as_ref().ok())
+    let vpc_nets: Vec<IpNet> = ok(&facts.vpc)
         .map(|v| v.cidr_blocks.clone())
         .unwrap_or_default();
     let client = known_client(facts);
     all.iter()
-        .find(|g| match client {
-            Some(c) => c.private_ip.is_some_and(|ip| {
-                sg_ingress(
-                    &[g],
-                    &Peer::Address {
+        .find(
+            |g| match client.and_then(|c| c.private_ip.map(|ip| (c, ip))) {
+                Some((c, ip)) => {
+                    let peer = Peer::Address {
                         ip,
                         groups: &c.security_group_ids,
-                    },
-                    port,
-                    lists,
-                )
-                .allowed
-            }),
-            None => {
-                !vpc_nets.is_empty()
-                    && vpc_nets
-                        .iter()
-                        .all(|net| sg_ingress(&[g], &Peer::Network(*net), port, lists).allowed)
-            }
-        })
+                    };
+                    sg_ingress(&[g], &peer, port, lists).allowed
+                }
+                None => {
+                    !vpc_nets.is_empty()
+                        && vpc_nets
+                            .iter()
+                            .all(|net| sg_ingress(&[g], &Peer::Network(*net), port, lists).allowed)
+                }
+            },
+        )
         .map(|g| g.group_id.clone())
 }
 
@@ -96,13 +112,29 @@ pub(crate) const ENDPOINT_SG_INGRESS: Check = Check {
     id: "SG001",
     slug: "endpoint-sg-ingress",
     title: "The endpoint's security groups admit the client on the port",
-    needs: &[Need::Endpoints, Need::SecurityGroups, Need::PrefixLists],
+    needs: &[
+        Need::Endpoints,
+        Need::SecurityGroups,
+        Need::PrefixLists,
+        Need::Instance,
+        Need::Vpc,
+    ],
     explain: explain!("SG001"),
     judge: Some(endpoint_sg_ingress),
 };
 
+/// A client that was asked for and could not be read makes the verdict
+/// unknown, rather than silently judging "anyone in the VPC".
+fn client_error(facts: &Facts) -> Result<(), Outcome> {
+    match &facts.client {
+        Some(Err(e)) => Err(Outcome::unknown(e)),
+        _ => Ok(()),
+    }
+}
+
 fn endpoint_sg_ingress(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
+    client_error(facts)?;
     let endpoint = main_endpoint(facts)?;
     let all = fact(&facts.security_groups, NO_VPC)?;
     let port = facts.inputs.port;
@@ -111,53 +143,50 @@ fn endpoint_sg_ingress(facts: &Facts) -> Judged {
     let first_group = group_ids
         .first()
         .cloned()
-        .unwrap_or_else(|| "<endpoint-sg>".into());
+        .unwrap_or_else(|| "ENDPOINT_SG_ID".into());
     let lists = prefix_lists(facts);
 
-    let (decision, whom, source_flag) = match known_client(facts) {
+    // Whom to admit: the known client, or anyone in the VPC's CIDRs.
+    let (decision, whom, source_flag, groups_known) = match known_client(facts) {
         Some(c) => {
             let ip = c.private_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-            let decision = sg_ingress(
-                &attached,
-                &Peer::Address {
-                    ip,
-                    groups: &c.security_group_ids,
-                },
-                port,
-                lists,
-            );
+            let peer = Peer::Address {
+                ip,
+                groups: &c.security_group_ids,
+            };
+            let decision = sg_ingress(&attached, &peer, port, lists);
             let who = match &c.instance_id {
                 Some(id) => format!("{id} ({ip})"),
                 None => ip.to_string(),
             };
             let flag = match c.security_group_ids.first() {
-                Some(g) => format!("--source-group {g}"),
-                None => format!("--cidr {}", host_net(ip)),
+                Some(g) => format!("--protocol tcp --port {port} --source-group {g}"),
+                None => sg_peer_flag(host_net(ip), port),
             };
-            (decision, who, flag)
+            // --client-ip names an address, not its security groups.
+            (decision, who, flag, c.source != "client-ip")
         }
         None => {
-            let v = fact(&facts.vpc, NO_VPC)?;
-            let nets = &v.cidr_blocks;
-            let mut decision = SgDecision {
-                allowed: !nets.is_empty(),
-                ..SgDecision::default()
+            let nets = &fact(&facts.vpc, NO_VPC)?.cidr_blocks;
+            let each: Vec<SgDecision> = nets
+                .iter()
+                .map(|net| sg_ingress(&attached, &Peer::Network(*net), port, lists))
+                .collect();
+            let allowed = !each.is_empty() && each.iter().all(|d| d.allowed);
+            let decision = SgDecision {
+                allowed,
+                partial: !allowed && each.iter().any(|d| d.allowed || d.partial),
+                allowed_by: each.iter().flat_map(|d| d.allowed_by.clone()).collect(),
+                rejected: each.iter().flat_map(|d| d.rejected.clone()).collect(),
+                unresolved: each.iter().flat_map(|d| d.unresolved.clone()).collect(),
             };
-            for net in nets {
-                let d = sg_ingress(&attached, &Peer::Network(*net), port, lists);
-                decision.allowed &= d.allowed;
-                decision.partial |= d.partial || (d.allowed != decision.allowed);
-                decision.allowed_by.extend(d.allowed_by);
-                decision.rejected.extend(d.rejected);
-                decision.unresolved.extend(d.unresolved);
-            }
             let labels: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
-            let flag = format!("--cidr {}", labels.first().cloned().unwrap_or_default());
-            (
-                decision,
-                format!("anywhere in {vpc} ({}; client unknown)", join(&labels)),
-                flag,
-            )
+            let flag = nets
+                .first()
+                .map(|n| sg_peer_flag(*n, port))
+                .unwrap_or_else(|| format!("--protocol tcp --port {port} --cidr VPC_CIDR"));
+            let whom = format!("anywhere in {vpc} ({}; client unknown)", join(&labels));
+            (decision, whom, flag, false)
         }
     };
     if let Some(unknown) = prefix_list_error(facts, &decision) {
@@ -175,37 +204,55 @@ fn endpoint_sg_ingress(facts: &Facts) -> Judged {
             "Allow inbound TCP {port} from the client on the endpoint's security group (seed FAQ: \"the security group of your VPC endpoint is not properly set\"):"
         ),
         commands: vec![format!(
-            "aws ec2 authorize-security-group-ingress --group-id {first_group} --protocol tcp --port {port} {source_flag} {}",
+            "aws ec2 authorize-security-group-ingress --group-id {first_group} {source_flag} {}",
             region_flag(facts)
         )],
     };
     if decision.allowed {
         return Ok(evidence(Outcome::pass(format!(
             "TCP {port} from {whom} is allowed: {}",
-            join(&decision.allowed_by)
+            brief(&decision.allowed_by)
         ))));
     }
-    let known = known_client(facts).is_some();
-    if !known && (decision.partial || !decision.unresolved.is_empty()) {
+    // Rules that name security groups cannot be judged without the client's.
+    let group_rules: Vec<String> = attached
+        .iter()
+        .flat_map(|g| g.ingress.iter().map(move |r| (g, r)))
+        .filter_map(|(g, r)| match &r.peer {
+            SgPeer::Group(_) => Some(format!(
+                "{}: {}",
+                g.group_id,
+                crate::rules::describe_sg_rule(r, false)
+            )),
+            _ => None,
+        })
+        .collect();
+    let undecidable = decision.partial
+        || !decision.unresolved.is_empty()
+        || (!groups_known && !group_rules.is_empty());
+    if undecidable {
         let why = if decision.partial {
             format!(
                 "only part of it is allowed ({})",
-                join(&decision.allowed_by)
+                brief(&decision.allowed_by)
             )
+        } else if !decision.unresolved.is_empty() {
+            brief(&decision.unresolved)
         } else {
-            join(&decision.unresolved)
+            format!(
+                "allowed only to members of security groups ({}), and the client's groups are unknown",
+                brief(&group_rules)
+            )
         };
         return Ok(evidence(Outcome::warn(format!(
             "TCP {port} from {whom}: {why}; run on the client or pass --instance-id to be sure"
         )))
         .with_fix(fix));
     }
-    let mut reasons = decision.rejected.clone();
-    reasons.extend(decision.unresolved.iter().cloned());
     Ok(evidence(Outcome::fail(format!(
         "no rule of {} allows TCP {port} from {whom}: {}",
         join(group_ids),
-        join(&reasons)
+        brief(&decision.rejected)
     )))
     .with_fix(fix))
 }
@@ -227,6 +274,7 @@ pub(crate) const CLIENT_SG_EGRESS: Check = Check {
 fn client_sg_egress(facts: &Facts) -> Judged {
     vpc_id(facts)?;
     let client = fact(&facts.client, NO_CLIENT)?;
+    client_elsewhere(facts)?;
     if client.security_group_ids.is_empty() {
         return Err(Outcome::skip(
             "the client's security groups are unknown: run tidbpe on the client instance, or pass --instance-id",
@@ -234,31 +282,13 @@ fn client_sg_egress(facts: &Facts) -> Judged {
     }
     let endpoint = main_endpoint(facts)?;
     let all = fact(&facts.security_groups, NO_VPC)?;
-    let interfaces = fact(
-        &facts.endpoint_interfaces,
-        "the endpoint's network interfaces were not looked up",
-    )?;
+    let targets = endpoint_addresses(facts, endpoint)?;
     let port = facts.inputs.port;
     let attached = groups(all, &client.security_group_ids);
     let lists = prefix_lists(facts);
-    let targets: Vec<(IpAddr, &[String])> = interfaces
-        .iter()
-        .filter(|n| {
-            endpoint
-                .network_interface_ids
-                .contains(&n.network_interface_id)
-        })
-        .filter_map(|n| Some((n.private_ip?, n.security_group_ids.as_slice())))
-        .collect();
-    if targets.is_empty() {
-        return Err(Outcome::skip(format!(
-            "{} has no network interface with an address yet",
-            endpoint.endpoint_id
-        )));
-    }
     let mut blocked = Vec::new();
     let mut allowed_by = Vec::new();
-    for (ip, groups) in &targets {
+    for (ip, groups, _) in &targets {
         let d = sg_egress(&attached, &Peer::Address { ip: *ip, groups }, port, lists);
         if let Some(unknown) = prefix_list_error(facts, &d) {
             return Ok(unknown);
@@ -268,29 +298,30 @@ fn client_sg_egress(facts: &Facts) -> Judged {
         } else {
             let mut reasons = d.rejected;
             reasons.extend(d.unresolved);
-            blocked.push(format!("{ip}: {}", join(&reasons)));
+            blocked.push(format!("{ip}: {}", brief(&reasons)));
         }
     }
     allowed_by.sort();
     allowed_by.dedup();
-    let ips: Vec<String> = targets.iter().map(|(ip, _)| ip.to_string()).collect();
+    let ips: Vec<String> = targets.iter().map(|(ip, _, _)| ip.to_string()).collect();
     let client_groups = &client.security_group_ids;
     let outcome = if blocked.is_empty() {
         Outcome::pass(format!(
             "outbound TCP {port} to {} is allowed: {}",
             join(&ips),
-            join(&allowed_by)
+            brief(&allowed_by)
         ))
     } else {
-        let peer = endpoint
-            .security_group_ids
-            .first()
-            .map(|g| format!("UserIdGroupPairs=[{{GroupId={g}}}]"))
-            .unwrap_or_else(|| format!("IpRanges=[{{CidrIp={}}}]", host_net(targets[0].0)));
+        let peer = match (endpoint.security_group_ids.first(), targets.first()) {
+            (Some(g), _) => format!("UserIdGroupPairs=[{{GroupId={g}}}]"),
+            (None, Some((IpAddr::V6(ip), _, _))) => format!("Ipv6Ranges=[{{CidrIpv6={ip}/128}}]"),
+            (None, Some((ip, _, _))) => format!("IpRanges=[{{CidrIp={}}}]", host_net(*ip)),
+            (None, None) => "IpRanges=[{CidrIp=ENDPOINT_IP/32}]".to_string(),
+        };
         Outcome::fail(format!(
             "no rule of {} allows outbound TCP {port} to {}",
             join(client_groups),
-            join(&blocked)
+            blocked.join("; ")
         ))
         .with_fix(Fix {
             text: format!("Allow outbound TCP {port} from the client's security group to the endpoint:"),
@@ -314,31 +345,97 @@ fn acl_of<'a>(acls: &'a [NetworkAcl], subnet_id: &str) -> Option<&'a NetworkAcl>
         .or_else(|| acls.iter().find(|a| a.is_default))
 }
 
-/// One direction of one ACL: `None` if it passes, else (summary, fix command).
-fn acl_leg(
-    acl: &NetworkAcl,
+/// One leg of the path through one ACL.
+struct Leg {
     egress: bool,
     peer: IpNet,
     ports: (u16, u16),
+}
+
+/// Judge the legs of each ACL once: the problems (summary, fix command) and
+/// the ACLs that passed. Rule numbers handed out are not handed out again.
+fn judge_acls(
+    acls: &[(&NetworkAcl, Vec<String>)],
+    legs: &[Leg],
     facts: &Facts,
-) -> Option<(String, String)> {
-    let decision = nacl_decide(acl, egress, peer, ports);
-    let block = decision.blocked_by?;
-    let number = free_rule_number(acl, egress, block.rule_number)
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| "<free rule number>".into());
-    let direction = if egress { "--egress" } else { "--ingress" };
-    let command = format!(
-        "aws ec2 create-network-acl-entry --network-acl-id {} {direction} --rule-number {number} --protocol tcp --port-range From={},To={} --cidr-block {peer} --rule-action allow {}",
-        acl.network_acl_id,
-        ports.0,
-        ports.1,
-        region_flag(facts)
-    );
-    Some((
-        format!("{}: {}", acl.network_acl_id, block.description),
-        command,
-    ))
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut passed = Vec::new();
+    for (acl, subnets) in acls {
+        let mut taken: BTreeSet<(bool, i32)> = BTreeSet::new();
+        let before = problems.len();
+        for leg in legs {
+            let decision = nacl_decide(acl, leg.egress, leg.peer, leg.ports);
+            let Some(block) = decision.blocked_by else {
+                continue;
+            };
+            let mut candidate: NetworkAcl = (*acl).clone();
+            // Keep numbers suggested for earlier legs out of the next pick.
+            for (egress, n) in &taken {
+                candidate.entries.push(crate::facts::AclEntry {
+                    rule_number: *n,
+                    egress: *egress,
+                    protocol: "6".into(),
+                    allow: true,
+                    cidr: leg.peer,
+                    port_range: Some((0, 0)),
+                });
+            }
+            let number = free_rule_number(&candidate, leg.egress, block.rule_number);
+            if let Some(n) = number {
+                taken.insert((leg.egress, n));
+            }
+            let number = number
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "RULE_NUMBER".into());
+            let direction = if leg.egress { "--egress" } else { "--ingress" };
+            let cidr_flag = match leg.peer {
+                IpNet::V4(_) => "--cidr-block",
+                IpNet::V6(_) => "--ipv6-cidr-block",
+            };
+            let command = format!(
+                "aws ec2 create-network-acl-entry --network-acl-id {} {direction} --rule-number {number} --protocol tcp --port-range From={},To={} {cidr_flag} {} --rule-action allow {}",
+                acl.network_acl_id,
+                leg.ports.0,
+                leg.ports.1,
+                leg.peer,
+                region_flag(facts)
+            );
+            problems.push((
+                format!("{}: {}", acl.network_acl_id, block.description),
+                command,
+            ));
+        }
+        if problems.len() == before {
+            passed.push(format!("{} ({})", acl.network_acl_id, subnets.join(", ")));
+        }
+    }
+    (problems, passed)
+}
+
+/// Group subnets by the ACL that governs them, in first-seen order.
+fn acls_of<'a>(
+    acls: &'a [NetworkAcl],
+    subnets: impl Iterator<Item = &'a str>,
+) -> Vec<(&'a NetworkAcl, Vec<String>)> {
+    let mut out: Vec<(&NetworkAcl, Vec<String>)> = Vec::new();
+    for subnet in subnets {
+        let Some(acl) = acl_of(acls, subnet) else {
+            continue;
+        };
+        match out
+            .iter_mut()
+            .find(|(a, _)| a.network_acl_id == acl.network_acl_id)
+        {
+            Some((_, list)) => {
+                if !list.iter().any(|s| s == subnet) {
+                    list.push(subnet.to_string());
+                }
+            }
+            None => out.push((acl, vec![subnet.to_string()])),
+        }
+    }
+    out
 }
 
 fn acl_outcome(problems: Vec<(String, String)>, passed: Vec<String>, what: &str) -> Outcome {
@@ -346,10 +443,12 @@ fn acl_outcome(problems: Vec<(String, String)>, passed: Vec<String>, what: &str)
         Outcome::pass(format!("{what}: {}", join(&passed)))
     } else {
         let (summaries, commands): (Vec<String>, Vec<String>) = problems.into_iter().unzip();
-        Outcome::fail(join(&summaries)).with_fix(Fix {
-            text: "Network ACLs are stateless and evaluated in rule-number order: add an allow entry with a number below the blocking one.".into(),
-            commands,
-        })
+        Outcome::fail(brief(&summaries))
+            .with("blocked", &summaries)
+            .with_fix(Fix {
+                text: "Network ACLs are stateless and evaluated in rule-number order: add an allow entry with a number below the blocking one.".into(),
+                commands,
+            })
     }
 }
 
@@ -357,13 +456,19 @@ pub(crate) const ENDPOINT_SUBNET_ACL: Check = Check {
     id: "ACL001",
     slug: "endpoint-subnet-acl",
     title: "Network ACLs of the endpoint's subnets pass the traffic both ways",
-    needs: &[Need::Endpoints, Need::NetworkAcls],
+    needs: &[
+        Need::Endpoints,
+        Need::NetworkAcls,
+        Need::Instance,
+        Need::Vpc,
+    ],
     explain: explain!("ACL001"),
     judge: Some(endpoint_subnet_acl),
 };
 
 fn endpoint_subnet_acl(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
+    client_error(facts)?;
     let endpoint = main_endpoint(facts)?;
     let acls = fact(&facts.network_acls, NO_VPC)?;
     let port = facts.inputs.port;
@@ -372,31 +477,40 @@ fn endpoint_subnet_acl(facts: &Facts) -> Judged {
         Some(ip) => vec![host_net(ip)],
         None => fact(&facts.vpc, NO_VPC)?.cidr_blocks.clone(),
     };
+    // Traffic inside one subnet never crosses its network ACL.
     let client_subnet = client.and_then(|c| c.subnet_id.as_deref());
-    let mut problems = Vec::new();
-    let mut passed: Vec<(String, Vec<String>)> = Vec::new();
-    for subnet in &endpoint.subnet_ids {
-        if Some(subnet.as_str()) == client_subnet {
-            // Traffic inside one subnet never crosses its network ACL.
-            continue;
-        }
-        let Some(acl) = acl_of(acls, subnet) else {
-            continue;
-        };
-        for peer in &peers {
-            problems.extend(acl_leg(acl, false, *peer, (port, port), facts));
-            problems.extend(acl_leg(acl, true, *peer, EPHEMERAL, facts));
-        }
-        match passed.iter_mut().find(|(id, _)| id == &acl.network_acl_id) {
-            Some((_, subnets)) => subnets.push(subnet.clone()),
-            None => passed.push((acl.network_acl_id.clone(), vec![subnet.clone()])),
-        }
+    let governed = acls_of(
+        acls,
+        endpoint
+            .subnet_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|s| Some(*s) != client_subnet),
+    );
+    if governed.is_empty() {
+        return Err(Outcome::skip(format!(
+            "no network ACL lies between the client and {}",
+            endpoint.endpoint_id
+        )));
     }
-    problems.dedup();
-    let passed: Vec<String> = passed
-        .into_iter()
-        .map(|(acl, subnets)| format!("{acl} ({})", subnets.join(", ")))
+    let legs: Vec<Leg> = peers
+        .iter()
+        .flat_map(|peer| {
+            [
+                Leg {
+                    egress: false,
+                    peer: *peer,
+                    ports: (port, port),
+                },
+                Leg {
+                    egress: true,
+                    peer: *peer,
+                    ports: EPHEMERAL,
+                },
+            ]
+        })
         .collect();
+    let (problems, passed) = judge_acls(&governed, &legs, facts);
     let whom = match client.and_then(|c| c.private_ip) {
         Some(ip) => ip.to_string(),
         None => format!("anywhere in {vpc} (client unknown)"),
@@ -422,46 +536,62 @@ pub(crate) const CLIENT_SUBNET_ACL: Check = Check {
 fn client_subnet_acl(facts: &Facts) -> Judged {
     vpc_id(facts)?;
     let client = fact(&facts.client, NO_CLIENT)?;
+    client_elsewhere(facts)?;
     let Some(subnet) = &client.subnet_id else {
-        return Err(Outcome::skip("the client's subnet is unknown: run tidbpe on the client instance, or pass --instance-id"));
+        return Err(Outcome::skip(
+            "the client's subnet is unknown: run tidbpe on the client instance, or pass --instance-id",
+        ));
     };
-    let endpoint: &Endpoint = main_endpoint(facts)?;
+    let endpoint = main_endpoint(facts)?;
     let acls = fact(&facts.network_acls, NO_VPC)?;
-    let interfaces = fact(
-        &facts.endpoint_interfaces,
-        "the endpoint's network interfaces were not looked up",
-    )?;
+    let addresses = endpoint_addresses(facts, endpoint)?;
     let port = facts.inputs.port;
-    let Some(acl) = acl_of(acls, subnet) else {
-        return Ok(Outcome::skip(format!("no network ACL governs {subnet}")));
+    let governed = acls_of(acls, std::iter::once(subnet.as_str()));
+    let Some((acl, _)) = governed.first() else {
+        return Err(Outcome::skip(format!("no network ACL governs {subnet}")));
     };
-    let mut problems = Vec::new();
-    let mut targets = Vec::new();
-    for n in interfaces.iter().filter(|n| {
-        endpoint
-            .network_interface_ids
-            .contains(&n.network_interface_id)
-    }) {
-        let Some(ip) = n.private_ip else { continue };
-        if &n.subnet_id == subnet {
-            continue;
-        }
-        targets.push(ip.to_string());
-        problems.extend(acl_leg(acl, true, host_net(ip), (port, port), facts));
-        problems.extend(acl_leg(acl, false, host_net(ip), EPHEMERAL, facts));
+    // Interfaces in the client's own subnet are reached without crossing the ACL.
+    let targets: Vec<IpAddr> = addresses
+        .iter()
+        .filter(|(_, _, s)| s != subnet)
+        .map(|(ip, _, _)| *ip)
+        .collect();
+    if targets.is_empty() {
+        return Err(Outcome::skip(format!(
+            "every interface of {} is in the client's subnet {subnet}: no network ACL between them",
+            endpoint.endpoint_id
+        )));
     }
-    problems.dedup();
+    let legs: Vec<Leg> = targets
+        .iter()
+        .flat_map(|ip| {
+            [
+                Leg {
+                    egress: true,
+                    peer: host_net(*ip),
+                    ports: (port, port),
+                },
+                Leg {
+                    egress: false,
+                    peer: host_net(*ip),
+                    ports: EPHEMERAL,
+                },
+            ]
+        })
+        .collect();
+    let (problems, passed) = judge_acls(&governed, &legs, facts);
+    let labels: Vec<String> = targets.iter().map(|ip| ip.to_string()).collect();
     Ok(acl_outcome(
         problems,
-        vec![format!("{} ({subnet})", acl.network_acl_id)],
+        passed,
         &format!(
             "TCP {port} out to {} and ports 1024-65535 back in are allowed by",
-            join(&targets)
+            join(&labels)
         ),
     )
     .with("client_subnet", subnet)
     .with("network_acl_id", &acl.network_acl_id)
-    .with("endpoint_ips", targets))
+    .with("endpoint_ips", labels))
 }
 
 pub(crate) const DNS_RESOLVES: Check = Check {
@@ -504,7 +634,7 @@ pub(crate) const MYSQL_HANDSHAKE: Check = Check {
 mod tests {
     use super::*;
     use crate::facts::{
-        AclEntry, Client, FactError, FactErrorKind, NetworkInterface, SgPeer, SgRule, Vpc,
+        AclEntry, Client, Endpoint, FactError, FactErrorKind, NetworkInterface, SgPeer, SgRule, Vpc,
     };
     use crate::Status;
 
@@ -779,7 +909,7 @@ mod tests {
         if let Some(Ok(c)) = &mut f.client {
             c.subnet_id = Some("subnet-0000000a".into());
         }
-        assert_eq!(endpoint_acl(&f).status, Status::Pass);
+        assert_eq!(endpoint_acl(&f).status, Status::Skip);
 
         let mut f = world();
         f.network_acls = Some(Err(denied("ec2:DescribeNetworkAcls")));

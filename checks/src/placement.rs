@@ -4,7 +4,8 @@
 
 use crate::facts::Facts;
 use crate::support::{
-    az_label, fact, join, main_endpoint, region_flag, subnet, target_az_ids, vpc_id, NO_VPC,
+    az_label, client_elsewhere, fact, join, main_endpoint, region_flag, subnet, target_az_ids,
+    vpc_id, NO_VPC,
 };
 use crate::{explain, Check, Fix, Judged, Need, Outcome};
 
@@ -50,7 +51,7 @@ fn endpoint_az(facts: &Facts) -> Judged {
                         .iter()
                         .take(1)
                         .map(|az| format!(
-                            "aws ec2 create-subnet --vpc-id {vpc} --availability-zone-id {az} --cidr-block <free CIDR> {}",
+                            "aws ec2 create-subnet --vpc-id {vpc} --availability-zone-id {az} --cidr-block FREE_CIDR {}",
                             region_flag(facts)
                         ))
                         .collect(),
@@ -75,11 +76,17 @@ fn endpoint_az(facts: &Facts) -> Judged {
         Outcome::pass(format!("{id} is in {}", join(&seen)))
     } else {
         let bad_labels: Vec<String> = bad.iter().map(|s| label(s)).collect();
+        // An endpoint holds one subnet per AZ: add only AZs it does not cover yet.
+        let covered: Vec<&str> = good
+            .iter()
+            .filter_map(|s| subnet(subnets, s))
+            .map(|s| s.az_id.as_str())
+            .collect();
         let replacements: Vec<&str> = az_ids
             .iter()
+            .filter(|az| !covered.contains(&az.as_str()))
             .filter_map(|az| subnets.iter().find(|s| &s.az_id == az))
             .map(|s| s.subnet_id.as_str())
-            .filter(|s| !endpoint.subnet_ids.iter().any(|e| e == s))
             .collect();
         let mut command = format!(
             "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} {}",
@@ -89,7 +96,9 @@ fn endpoint_az(facts: &Facts) -> Judged {
             command.push_str(&format!(" --add-subnet-ids {}", replacements.join(" ")));
         }
         let bad_ids: Vec<&str> = bad.iter().map(|s| s.as_str()).collect();
-        command.push_str(&format!(" --remove-subnet-ids {}", bad_ids.join(" ")));
+        if !bad_ids.is_empty() {
+            command.push_str(&format!(" --remove-subnet-ids {}", bad_ids.join(" ")));
+        }
         Outcome::fail(format!(
             "{id} has subnet(s) outside the service's AZ IDs {}: {}",
             join(&wanted),
@@ -123,8 +132,11 @@ pub(crate) const NO_CLIENT: &str =
 
 fn client_az(facts: &Facts) -> Judged {
     let client = fact(&facts.client, NO_CLIENT)?;
+    client_elsewhere(facts)?;
     let Some(client_az) = &client.az_id else {
-        return Err(Outcome::skip(NO_CLIENT));
+        return Err(Outcome::skip(
+            "the client's AZ is unknown (its address is in no subnet of the VPC): pass --instance-id",
+        ));
     };
     let endpoint = main_endpoint(facts)?;
     let subnets = fact(&facts.subnets, NO_VPC)?;
@@ -159,7 +171,7 @@ fn client_az(facts: &Facts) -> Judged {
                 commands: vec![format!(
                     "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {} --add-subnet-ids {} {}",
                     endpoint.endpoint_id,
-                    same_az_subnet.unwrap_or_else(|| "<subnet in ".to_string() + client_az + ">"),
+                    same_az_subnet.unwrap_or_else(|| "SUBNET_ID".to_string()),
                     region_flag(facts)
                 )],
             }

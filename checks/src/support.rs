@@ -48,14 +48,108 @@ pub(crate) fn service_endpoints(facts: &Facts) -> Result<Vec<&Endpoint>, Outcome
     let all = fact(&facts.endpoints, NO_VPC)?;
     Ok(all
         .iter()
-        .filter(
-            |e| match (&facts.inputs.endpoint_id, &facts.inputs.service_name) {
-                (Some(id), _) if id == &e.endpoint_id => true,
-                (_, Some(name)) => e.service_name == *name,
-                _ => false,
-            },
-        )
+        .filter(|e| match &facts.inputs.service_name {
+            Some(name) => e.service_name == *name,
+            None => facts.inputs.endpoint_id.as_ref() == Some(&e.endpoint_id),
+        })
         .collect())
+}
+
+/// A fact's value, if it was gathered.
+pub(crate) fn ok<T>(f: &Option<Fact<T>>) -> Option<&T> {
+    f.as_ref().and_then(|f| f.as_ref().ok())
+}
+
+/// `skip` when the client is in another VPC than the one inspected: its
+/// side (security groups, subnet ACL, AZ) is not this VPC's to judge.
+pub(crate) fn client_elsewhere(facts: &Facts) -> Result<(), Outcome> {
+    let client = ok(&facts.client);
+    let inspected = facts.vpc_choice.as_ref().map(|c| c.vpc_id.as_str());
+    match (client.and_then(|c| c.vpc_id.as_deref()), inspected) {
+        (Some(theirs), Some(ours)) if theirs != ours => Err(Outcome::skip(format!(
+            "the client is in {theirs}, not in {ours}: its side is judged in its own VPC"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// One address of an endpoint: the IP, its interface's security groups and subnet.
+pub(crate) type EndpointAddress<'a> = (std::net::IpAddr, &'a [String], &'a str);
+
+/// The private addresses of an endpoint's network interfaces.
+pub(crate) fn endpoint_addresses<'a>(
+    facts: &'a Facts,
+    endpoint: &Endpoint,
+) -> Result<Vec<EndpointAddress<'a>>, Outcome> {
+    let interfaces = fact(
+        &facts.endpoint_interfaces,
+        "the endpoint's network interfaces were not looked up",
+    )?;
+    let found: Vec<_> = interfaces
+        .iter()
+        .filter(|n| {
+            endpoint
+                .network_interface_ids
+                .contains(&n.network_interface_id)
+        })
+        .filter_map(|n| {
+            Some((
+                n.private_ip?,
+                n.security_group_ids.as_slice(),
+                n.subnet_id.as_str(),
+            ))
+        })
+        .collect();
+    if found.is_empty() {
+        return Err(Outcome::skip(format!(
+            "{} has no network interface with an address yet",
+            endpoint.endpoint_id
+        )));
+    }
+    Ok(found)
+}
+
+/// The service's AZ IDs, from its AZ names (names differ per account).
+pub(crate) fn service_az_ids(service: &EndpointService, zones: &[Zone]) -> Vec<String> {
+    service
+        .availability_zones
+        .iter()
+        .map(|name| zone_id_of(zones, name).unwrap_or(name).to_string())
+        .collect()
+}
+
+/// The `create-vpc-endpoint` command, with only the flags that have values.
+pub(crate) fn create_endpoint_command(
+    facts: &Facts,
+    vpc: &str,
+    service_name: &str,
+    subnets: &[&str],
+    groups: &[&str],
+) -> String {
+    let mut command = format!(
+        "aws ec2 create-vpc-endpoint --vpc-id {vpc} {} --service-name {service_name} --vpc-endpoint-type Interface --subnet-ids {}",
+        region_flag(facts),
+        if subnets.is_empty() { "SUBNET_ID".to_string() } else { subnets.join(" ") }
+    );
+    if !groups.is_empty() {
+        command.push_str(&format!(" --security-group-ids {}", groups.join(" ")));
+    }
+    command.push_str(" --private-dns-enabled");
+    command
+}
+
+/// The endpoints' ranking: alive, then private DNS on, then available.
+pub(crate) fn best_endpoint<'a>(
+    candidates: impl Iterator<Item = &'a Endpoint>,
+) -> Option<&'a Endpoint> {
+    candidates.max_by_key(|e| {
+        (
+            !is_gone(&e.state),
+            e.private_dns_enabled,
+            e.state.eq_ignore_ascii_case("available"),
+            std::cmp::Reverse(e.endpoint_id.clone()),
+        )
+    })
 }
 
 /// The endpoint under test: `--endpoint-id`, else the best of the service's
@@ -68,19 +162,9 @@ pub(crate) fn main_endpoint(facts: &Facts) -> Result<&Endpoint, Outcome> {
             .find(|e| &e.endpoint_id == id)
             .ok_or_else(|| Outcome::skip(format!("{id} was not found in the VPC (see EP001)")));
     }
-    candidates
-        .into_iter()
-        .max_by_key(|e| {
-            (
-                !is_gone(&e.state),
-                e.private_dns_enabled,
-                e.state.eq_ignore_ascii_case("available"),
-                std::cmp::Reverse(e.endpoint_id.clone()),
-            )
-        })
-        .ok_or_else(|| {
-            Outcome::skip("there is no endpoint for the service in the VPC yet (see EP001)")
-        })
+    best_endpoint(candidates.into_iter()).ok_or_else(|| {
+        Outcome::skip("there is no endpoint for the service in the VPC yet (see EP001)")
+    })
 }
 
 /// The zone a name or ID refers to.
@@ -113,11 +197,7 @@ pub(crate) fn target_az_ids(facts: &Facts) -> Result<Vec<String>, Outcome> {
     }
     let service = service(facts)?;
     let zones = fact(&facts.zones, "availability zones were not looked up")?;
-    Ok(service
-        .availability_zones
-        .iter()
-        .map(|name| zone_id_of(zones, name).unwrap_or(name).to_string())
-        .collect())
+    Ok(service_az_ids(service, zones))
 }
 
 pub(crate) fn subnet<'a>(subnets: &'a [Subnet], id: &str) -> Option<&'a Subnet> {

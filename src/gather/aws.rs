@@ -49,27 +49,30 @@ where
 {
     let code = err.code().map(str::to_string);
     let full = DisplayErrorContext(err).to_string();
+    let cause = root_cause(err);
+    // The SDK reports a failed credential lookup as a dispatch failure: tell
+    // it apart from the network by what the chain of errors says.
+    let no_credentials = full.contains("credentials") && code.is_none();
     let kind = match err {
         SdkError::TimeoutError(_) => FactErrorKind::Timeout,
+        _ if no_credentials => FactErrorKind::Credentials,
         SdkError::DispatchFailure(d) if d.is_timeout() => FactErrorKind::Timeout,
         SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => FactErrorKind::Network,
-        SdkError::ConstructionFailure(_) if full.contains("credentials") => {
-            FactErrorKind::Credentials
-        }
         _ => match code.as_deref() {
             Some(c) if DENIED.contains(&c) => FactErrorKind::AccessDenied,
             Some(c) if BAD_CREDENTIALS.contains(&c) => FactErrorKind::Credentials,
-            _ if full.contains("credentials") => FactErrorKind::Credentials,
             _ => FactErrorKind::Api,
         },
     };
+    // One line: AWS messages and error chains can run over many.
+    let first_line = |s: &str| s.lines().next().unwrap_or_default().trim().to_string();
     let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), Some(m)) => format!("{c}: {}", first_line(m)),
         (Some(c), None) => c.to_string(),
         _ => match kind {
             FactErrorKind::Timeout => "the AWS API did not answer in time".to_string(),
-            FactErrorKind::Network => format!("cannot reach the AWS API: {}", root_cause(err)),
-            _ => root_cause(err),
+            FactErrorKind::Network => format!("cannot reach the AWS API: {}", first_line(&cause)),
+            _ => first_line(&cause),
         },
     };
     FactError {
@@ -128,10 +131,17 @@ impl Aws {
             .send()
             .await
             .map_err(|e| fact_error("sts:GetCallerIdentity", &e))?;
-        Ok(Identity {
-            account: out.account().unwrap_or_default().to_string(),
-            arn: out.arn().unwrap_or_default().to_string(),
-        })
+        match (out.account(), out.arn()) {
+            (Some(account), Some(arn)) if !account.is_empty() => Ok(Identity {
+                account: account.to_string(),
+                arn: arn.to_string(),
+            }),
+            _ => Err(FactError::new(
+                FactErrorKind::Api,
+                "sts:GetCallerIdentity",
+                "the answer names no account",
+            )),
+        }
     }
 
     /// `Ok(None)` when the region has no such service.
@@ -281,7 +291,13 @@ impl Aws {
             VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
             _ => out.enable_dns_support(),
         };
-        Ok(value.and_then(|v| v.value()).unwrap_or(false))
+        value.and_then(|v| v.value()).ok_or_else(|| {
+            FactError::new(
+                FactErrorKind::Api,
+                "ec2:DescribeVpcAttribute",
+                format!("the answer for {vpc_id} carries no value"),
+            )
+        })
     }
 
     pub async fn dhcp_options(&self, id: &str) -> Fact<Option<DhcpOptions>> {
@@ -321,9 +337,15 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| fact_error(action, &e))?;
-            zones.extend(out.hosted_zone_summaries().iter().map(|z| HostedZone {
-                id: z.hosted_zone_id().to_string(),
-                name: z.name().to_string(),
+            zones.extend(out.hosted_zone_summaries().iter().map(|z| {
+                HostedZone {
+                    id: z.hosted_zone_id().to_string(),
+                    name: z.name().to_string(),
+                    owning_service: z
+                        .owner()
+                        .and_then(|o| o.owning_service())
+                        .map(str::to_string),
+                }
             }));
             token = opt(out.next_token()).filter(|t| !t.is_empty());
             if token.is_none() {

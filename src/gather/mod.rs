@@ -81,8 +81,10 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         match &inputs.vpc_id {
             // The VPC is known: its calls need not wait for the client.
             Some(vpc) => {
-                let (client, round) =
-                    tokio::join!(client(&b, aws, &inputs), vpc_round(&b, aws, vpc));
+                let (client, round) = tokio::join!(
+                    client(&b, aws, &inputs),
+                    vpc_round(&b, aws, vpc, &service_name, None)
+                );
                 let choice = choose_vpc(&inputs, client.as_ref(), None)?;
                 Ok((client, choice, round))
             }
@@ -93,22 +95,14 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     if inputs.instance_id.is_some() {
                         return None;
                     }
-                    Some(match &inputs.endpoint_id {
-                        Some(id) => {
-                            b.call(
-                                "ec2:DescribeVpcEndpoints",
-                                aws.endpoints("vpc-endpoint-id", id),
-                            )
-                            .await
-                        }
-                        None => {
-                            b.call(
-                                "ec2:DescribeVpcEndpoints",
-                                aws.endpoints("service-name", &service_name),
-                            )
-                            .await
-                        }
-                    })
+                    let (filter, value) = match &inputs.endpoint_id {
+                        Some(id) => ("vpc-endpoint-id", id.as_str()),
+                        None => ("service-name", service_name.as_str()),
+                    };
+                    Some(
+                        b.call("ec2:DescribeVpcEndpoints", aws.endpoints(filter, value))
+                            .await,
+                    )
                 };
                 let client_fut = client(&b, aws, &inputs);
                 tokio::pin!(listing, client_fut);
@@ -121,8 +115,14 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     found = &mut listing => (client_fut.await, found),
                 };
                 let choice = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
+                // The region's endpoints for the service, when listed, already
+                // hold the VPC's: no second call.
+                let listed = match (&inputs.endpoint_id, found) {
+                    (None, Some(Ok(endpoints))) => Some(endpoints),
+                    _ => None,
+                };
                 let round = match &choice {
-                    Some(c) => vpc_round(&b, aws, &c.vpc_id).await,
+                    Some(c) => vpc_round(&b, aws, &c.vpc_id, &service_name, listed).await,
                     None => VpcRound::default(),
                 };
                 Ok((client, choice, round))
@@ -234,16 +234,21 @@ fn choose_vpc(
                     ))),
                 };
             }
-            let vpcs: BTreeSet<&str> = endpoints.iter().map(|e| e.vpc_id.as_str()).collect();
+            // Endpoints on their way out do not make a VPC ambiguous.
+            let live: Vec<&Endpoint> = endpoints
+                .iter()
+                .filter(|e| !tidbpe_checks::is_gone(&e.state))
+                .collect();
+            let vpcs: BTreeSet<&str> = live.iter().map(|e| e.vpc_id.as_str()).collect();
             match vpcs.len() {
-                1 if endpoints.len() == 1 => choice(&endpoints[0].vpc_id, "unique-endpoint"),
+                1 => choice(live[0].vpc_id.as_str(), "unique-endpoint"),
                 0 => Err(GatherError::NoVpc(format!(
                     "not running on an EC2 instance, and no endpoint for the service exists in {} to find the VPC by",
                     inputs.region
                 ))),
                 _ => Err(GatherError::NoVpc(format!(
                     "not running on an EC2 instance, and {} endpoints for the service exist in {} (VPCs {})",
-                    endpoints.len(),
+                    live.len(),
                     inputs.region,
                     vpcs.into_iter().collect::<Vec<_>>().join(", ")
                 ))),
@@ -293,7 +298,15 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
         .map(Ok)
 }
 
-async fn vpc_round(b: &Bounded, aws: &Aws, vpc_id: &str) -> VpcRound {
+/// The facts of one VPC. `listed`: the region's endpoints for the service,
+/// when discovery already fetched them.
+async fn vpc_round(
+    b: &Bounded,
+    aws: &Aws,
+    vpc_id: &str,
+    service_name: &str,
+    listed: Option<Vec<Endpoint>>,
+) -> VpcRound {
     // Each chain starts its second call as soon as its first one answers.
     let vpc_chain = async {
         let vpc = b.call("ec2:DescribeVpcs", aws.vpc(vpc_id)).await;
@@ -310,13 +323,20 @@ async fn vpc_round(b: &Bounded, aws: &Aws, vpc_id: &str) -> VpcRound {
         (vpc, dhcp)
     };
     let endpoint_chain = async {
-        let endpoints = b
-            .call("ec2:DescribeVpcEndpoints", aws.endpoints("vpc-id", vpc_id))
-            .await;
+        let endpoints = match listed {
+            Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
+            None => {
+                b.call("ec2:DescribeVpcEndpoints", aws.endpoints("vpc-id", vpc_id))
+                    .await
+            }
+        };
         let interfaces = match &endpoints {
             Ok(eps) => {
+                // Only the service's endpoints: an unrelated endpoint's stale
+                // interface must not fail the call.
                 let ids: Vec<String> = eps
                     .iter()
+                    .filter(|e| e.service_name == service_name)
                     .flat_map(|e| e.network_interface_ids.iter().cloned())
                     .collect();
                 Some(

@@ -68,35 +68,39 @@ pub fn render(report: &Report, out: &mut dyn Write, colour: bool) -> io::Result<
         writeln!(out)?;
         details(f, out)?;
     }
-    // Unknowns often share one cause (no network, no permission): say it once.
-    let mut unknowns: Vec<(&str, Vec<&Finding>)> = Vec::new();
+    // Unknowns often share one cause (no network, no permission, the
+    // deadline): say it once, with the calls it hit.
+    let mut unknowns: Vec<(String, Vec<&Finding>)> = Vec::new();
     for f in report
         .findings
         .iter()
         .filter(|f| f.status == Status::Unknown)
     {
-        match unknowns
-            .iter_mut()
-            .find(|(summary, _)| *summary == f.summary)
-        {
+        let cause = f.fix.as_ref().map(|x| x.text.clone()).unwrap_or_default();
+        match unknowns.iter_mut().find(|(c, _)| *c == cause) {
             Some((_, group)) => group.push(f),
-            None => unknowns.push((&f.summary, vec![f])),
+            None => unknowns.push((cause, vec![f])),
         }
     }
-    for (summary, group) in unknowns {
+    for (_, group) in unknowns {
         writeln!(out)?;
         let ids: Vec<&str> = group.iter().map(|f| f.id.as_str()).collect();
+        let mut summaries: Vec<&str> = group.iter().map(|f| f.summary.as_str()).collect();
+        summaries.dedup();
         writeln!(
             out,
-            "{} {}: {summary}",
+            "{} {}: {}",
             mark(Status::Unknown),
-            ids.join(", ").bold()
+            ids.join(", ").bold(),
+            summaries[0]
         )?;
+        for more in &summaries[1..] {
+            writeln!(out, "  {more}")?;
+        }
         if let Some(fix) = &group[0].fix {
             fix_lines(fix, out)?;
         }
     }
-
     writeln!(out)?;
     let s = &report.summary;
     let counts = format!(
@@ -104,9 +108,11 @@ pub fn render(report: &Report, out: &mut dyn Write, colour: bool) -> io::Result<
         s.fail, s.warn, s.unknown, s.pass, s.skip
     );
     let verdict = match s.verdict {
-        Verdict::Healthy => format!("Healthy: no broken link found ({counts})")
-            .green()
-            .bold(),
+        Verdict::Healthy => {
+            format!("Healthy: no broken link found by the checks that ran ({counts})")
+                .green()
+                .bold()
+        }
         Verdict::Broken => format!("Broken: fix the failures above ({counts})")
             .red()
             .bold(),
