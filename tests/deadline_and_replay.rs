@@ -214,9 +214,12 @@ fn a_tiny_timeout_still_gives_a_report() {
 fn missing_credentials_fail_aws001_with_the_credentials_fix() {
     let lab = Lab::start("healthy");
     let mut cmd = lab.tidbpe();
-    cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
     let run = lab.doctor_with(&mut cmd, &["--vpc-id", &lab.s("vpc_id")]);
     assert_eq!(run.status("AWS001"), "fail", "{}", run.describe());
-    assert!(run.fix_commands("AWS001").contains("aws sts get-caller-identity"));
+    assert!(run
+        .fix_commands("AWS001")
+        .contains("aws sts get-caller-identity"));
     assert_eq!(run.code, 1);
 }

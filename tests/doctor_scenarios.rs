@@ -249,7 +249,12 @@ fn two_endpoints_in_one_vpc_still_name_the_vpc_and_fail_ep004() {
     let lab = Lab::start("dns-conflict");
     let run = lab.doctor(&[]);
     let report = run.json();
-    assert_eq!(report["context"]["vpc"]["source"], "unique-endpoint", "{}", run.describe());
+    assert_eq!(
+        report["context"]["vpc"]["source"],
+        "unique-endpoint",
+        "{}",
+        run.describe()
+    );
     assert_eq!(run.with_status("fail"), ["EP004"], "{}", run.describe());
 }
 

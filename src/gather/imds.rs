@@ -22,43 +22,33 @@ pub async fn discover() -> Option<Client> {
         .connect_timeout(Duration::from_millis(250))
         .read_timeout(Duration::from_millis(600))
         .build();
-    let get = |path: &'static str| {
+    let get = |path: String| {
         let client = client.clone();
         async move {
             client
-                .get(path)
+                .get(&path)
                 .await
                 .ok()
                 .map(|v| v.as_ref().trim().to_string())
                 .filter(|v| !v.is_empty())
         }
     };
+    let meta = |leaf: &str| get(format!("/latest/meta-data/{leaf}"));
     // The first call fetches the token; a machine without IMDS stops here.
-    let instance_id = get("/latest/meta-data/instance-id").await?;
-    let mac = get("/latest/meta-data/mac").await;
-    let (az, az_id, ip) = tokio::join!(
-        get("/latest/meta-data/placement/availability-zone"),
-        get("/latest/meta-data/placement/availability-zone-id"),
-        get("/latest/meta-data/local-ipv4"),
+    let instance_id = meta("instance-id").await?;
+    let (mac, az, az_id, ip) = tokio::join!(
+        meta("mac"),
+        meta("placement/availability-zone"),
+        meta("placement/availability-zone-id"),
+        meta("local-ipv4"),
     );
     let (vpc_id, subnet_id, groups) = match &mac {
         Some(mac) => {
-            let base = format!("/latest/meta-data/network/interfaces/macs/{mac}");
-            let fetch = |leaf: &str| {
-                let client = client.clone();
-                let path = format!("{base}/{leaf}");
-                async move {
-                    client
-                        .get(&path)
-                        .await
-                        .ok()
-                        .map(|v| v.as_ref().trim().to_string())
-                }
-            };
+            let interface = |leaf: &str| meta(&format!("network/interfaces/macs/{mac}/{leaf}"));
             tokio::join!(
-                fetch("vpc-id"),
-                fetch("subnet-id"),
-                fetch("security-group-ids")
+                interface("vpc-id"),
+                interface("subnet-id"),
+                interface("security-group-ids")
             )
         }
         None => (None, None, None),
