@@ -233,17 +233,8 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
     } else {
         report
     };
-    if let Some(path) = &output.output {
-        let mut buf = Vec::new();
-        render::json(report, &mut buf).map_err(|err| Failure::Write {
-            what: path.display().to_string(),
-            err,
-        })?;
-        fs::write(path, buf).map_err(|err| Failure::Write {
-            what: path.display().to_string(),
-            err,
-        })?;
-    }
+    // Standard output first: if the file cannot be written, the report is
+    // still on the screen.
     let mut buf = Vec::new();
     let stdout_is_tty = io::stdout().is_terminal();
     match output.format.unwrap_or(Format::Human) {
@@ -257,7 +248,17 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
         what: "the report".into(),
         err,
     })?;
-    write_stdout(&buf)
+    write_stdout(&buf)?;
+    if let Some(path) = &output.output {
+        let mut buf = Vec::new();
+        let failure = |err| Failure::Write {
+            what: path.display().to_string(),
+            err,
+        };
+        render::json(report, &mut buf).map_err(failure)?;
+        fs::write(path, buf).map_err(failure)?;
+    }
+    Ok(())
 }
 
 /// The same report with account IDs and addresses masked.

@@ -223,3 +223,24 @@ fn missing_credentials_fail_aws001_with_the_credentials_fix() {
         .contains("aws sts get-caller-identity"));
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn an_unwritable_output_file_loses_nothing_on_stdout() {
+    let mut cmd = tidbpe_isolated();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+        "doctor",
+        "--service-name",
+        SVC,
+        "--vpc-id",
+        "vpc-0a1b2c3d",
+        "--timeout",
+        "3",
+        "--output",
+        "/proc/version",
+    ]);
+    let run = Run::of(&mut cmd);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.contains("AWS001"), "the report is still shown");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("/proc/version"), "{}", run.stderr);
+}
