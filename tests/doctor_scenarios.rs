@@ -75,10 +75,7 @@ fn every_endpoint_state_but_available_fails_ep002() {
             "{state}\n{}",
             run.describe()
         );
-        let summary = run.finding("EP002")["summary"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let summary = run.summary("EP002");
         assert!(summary.contains(&format!("is {state}")), "{summary}");
         assert!(!run.finding("EP002")["fix"]["text"]
             .as_str()
@@ -107,10 +104,7 @@ fn a_second_endpoint_fails_ep004_and_names_the_redundant_one() {
 #[test]
 fn endpoint_in_an_unsupported_az_fails_az001_by_id() {
     let (lab, run) = expect("endpoint-wrong-az", &["AZ001"], &["AZ002"]);
-    let summary = run.finding("AZ001")["summary"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let summary = run.summary("AZ001");
     assert!(
         summary.contains("use1-az6 (us-east-1a)"),
         "name and ID side by side: {summary}"
@@ -123,10 +117,7 @@ fn endpoint_in_an_unsupported_az_fails_az001_by_id() {
 #[test]
 fn shadowing_hosted_zone_fails_vpc004() {
     let (lab, run) = expect("hosted-zone-shadow", &["VPC004"], &[]);
-    let summary = run.finding("VPC004")["summary"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let summary = run.summary("VPC004");
     assert!(summary.contains("tidbcloud.com"), "{summary}");
     assert!(run
         .fix_commands("VPC004")
@@ -182,29 +173,33 @@ fn preflight_prints_a_create_command_with_subnets_only_in_supported_azs() {
 
 // ---- Discovery ---------------------------------------------------------------
 
+/// The report names the lab's VPC, found by `source`, and the client in use1-az1.
+fn assert_discovered(lab: &Lab, run: &Run, source: &str) -> serde_json::Value {
+    let report = run.json();
+    let context = &report["context"];
+    assert_eq!(
+        context["vpc"]["vpc_id"],
+        lab.s("vpc_id"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(context["vpc"]["source"], source);
+    assert_eq!(context["client"]["instance_id"], lab.s("instance_id"));
+    assert_eq!(context["client"]["az_id"], "use1-az1");
+    assert_eq!(run.code, 0, "{}", run.describe());
+    report
+}
+
 #[test]
 fn discovers_the_client_and_vpc_from_imds() {
     let lab = Lab::with_imds("healthy");
     let mut cmd = lab.tidbpe_on_instance();
     let run = lab.doctor_with(&mut cmd, &[]);
-    let report = run.json();
-    assert_eq!(
-        report["context"]["vpc"]["vpc_id"],
-        lab.s("vpc_id"),
-        "{}",
-        run.describe()
-    );
-    assert_eq!(report["context"]["vpc"]["source"], "imds");
-    assert_eq!(
-        report["context"]["client"]["instance_id"],
-        lab.s("instance_id")
-    );
+    let report = assert_discovered(&lab, &run, "imds");
     assert_eq!(
         report["context"]["client"]["private_ip"],
         lab.s("client_ip")
     );
-    assert_eq!(report["context"]["client"]["az_id"], "use1-az1");
-    assert_eq!(run.code, 0, "{}", run.describe());
     assert_eq!(run.status("SG002"), "pass");
     common::assert_valid_report(&run.stdout);
 }
@@ -213,20 +208,11 @@ fn discovers_the_client_and_vpc_from_imds() {
 fn discovers_the_client_and_vpc_from_instance_id() {
     let lab = Lab::start("healthy");
     let run = lab.doctor(&["--instance-id", &lab.s("instance_id")]);
-    let report = run.json();
-    assert_eq!(
-        report["context"]["vpc"]["vpc_id"],
-        lab.s("vpc_id"),
-        "{}",
-        run.describe()
-    );
-    assert_eq!(report["context"]["vpc"]["source"], "instance");
+    let report = assert_discovered(&lab, &run, "instance");
     assert_eq!(
         report["context"]["client"]["subnet_id"],
         lab.subnet("client")
     );
-    assert_eq!(report["context"]["client"]["az_id"], "use1-az1");
-    assert_eq!(run.code, 0, "{}", run.describe());
 }
 
 #[test]
@@ -301,10 +287,7 @@ fn sg001_evidence_says_why_a_rule_did_not_match() {
 #[test]
 fn endpoint_acl_denying_4000_fails_acl001_with_an_entry_before_the_deny() {
     let (lab, run) = expect("nacl-endpoint-deny-4000", &["ACL001"], &[]);
-    let summary = run.finding("ACL001")["summary"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let summary = run.summary("ACL001");
     assert!(summary.contains("rule 90"), "{summary}");
     let fix = run.fix_commands("ACL001");
     assert!(
@@ -339,10 +322,7 @@ fn unknown_client_judges_the_vpc_cidr_and_skips_the_client_side() {
     let lab = Lab::start("sg-all-from-anywhere");
     let run = lab.doctor(&["--vpc-id", &lab.s("vpc_id")]);
     assert_eq!(run.status("SG001"), "pass", "{}", run.describe());
-    let summary = run.finding("SG001")["summary"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let summary = run.summary("SG001");
     assert!(
         summary.contains("client unknown") && summary.contains("10.0.0.0/16"),
         "{summary}"

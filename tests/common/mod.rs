@@ -209,6 +209,14 @@ impl Run {
             .unwrap_or_else(|| panic!("no finding {id}"))
     }
 
+    /// A finding's one-line summary.
+    pub fn summary(&self, id: &str) -> String {
+        self.finding(id)["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn status(&self, id: &str) -> String {
         self.finding(id)["status"]
             .as_str()
