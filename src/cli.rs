@@ -157,6 +157,16 @@ impl DoctorArgs {
             .host
             .clone()
             .unwrap_or_else(|| format!("gateway01-privatelink.{region}.prod.aws.tidbcloud.com"));
+        if let Some(profile) = &self.profile {
+            if profile_files_lack(profile) {
+                return Err(InputError {
+                    flag: "--profile",
+                    message: format!(
+                        "no profile {profile} in the AWS config or credentials file (see `aws configure list-profiles`)"
+                    ),
+                });
+            }
+        }
         let mut deselected = BTreeMap::new();
         for check in tidbpe_checks::CATALOG {
             if !self.only.is_empty() && !self.only.iter().any(|id| id == check.id) {
@@ -179,6 +189,45 @@ impl DoctorArgs {
             deselected,
         })
     }
+}
+
+/// True when the AWS config and credentials files can be read and neither
+/// names `profile` (`[profile NAME]`, `[NAME]`). Unreadable files decide
+/// nothing: the SDK will say what is wrong.
+fn profile_files_lack(profile: &str) -> bool {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    let files = [
+        file("AWS_CONFIG_FILE", ".aws/config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ];
+    let mut read_any = false;
+    for path in files.into_iter().flatten() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        read_any = true;
+        let named = text.lines().any(|line| {
+            let line = line.trim();
+            line.strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .map(|section| section.trim())
+                .is_some_and(|section| {
+                    section == profile
+                        || section.strip_prefix("profile").is_some_and(|rest| {
+                            rest.trim() == profile && rest.starts_with(char::is_whitespace)
+                        })
+                })
+        });
+        if named {
+            return false;
+        }
+    }
+    read_any
 }
 
 fn parse_service_name(s: &str) -> Result<String, String> {

@@ -141,6 +141,11 @@ fn malformed_values_name_the_flag_and_the_form() {
             "does not exist",
         ),
         (&["--az-id", "use1-az1"], "--service-name", "required"),
+        (
+            &["--service-name", SVC, "--profile", "nope"],
+            "--profile",
+            "no profile nope",
+        ),
     ];
     for (args, flag, expected) in cases {
         assert_refused(args, flag, expected);

@@ -19,7 +19,7 @@ fn aws_identity(facts: &Facts) -> Judged {
             .with("account", &id.account)
             .with("arn", &id.arn)),
         Some(Err(e)) if e.kind == FactErrorKind::Credentials => Ok(Outcome::fail(format!(
-            "AWS rejected the credentials: {}",
+            "the credentials do not work: {}",
             e.message
         ))
         .with("error", e)

@@ -72,6 +72,13 @@ where
         _ => match kind {
             FactErrorKind::Timeout => "the AWS API did not answer in time".to_string(),
             FactErrorKind::Network => format!("cannot reach the AWS API: {}", first_line(&cause)),
+            // The credential chain lists each provider it tried, one a line.
+            FactErrorKind::Credentials => cause
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
             _ => first_line(&cause),
         },
     };
