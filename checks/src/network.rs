@@ -942,4 +942,71 @@ mod tests {
         f.client = None;
         assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Skip);
     }
+
+    #[test]
+    fn client_ip_behind_a_group_rule_warns_and_other_vpc_skips() {
+        let mut f = world();
+        f.client = Some(Ok(Client {
+            source: "client-ip".into(),
+            private_ip: Some("10.0.10.4".parse().unwrap()),
+            ..Client::default()
+        }));
+        let finding = ENDPOINT_SG_INGRESS.run(&f);
+        assert_eq!(finding.status, Status::Warn, "{}", finding.summary);
+        assert!(
+            finding.summary.contains("client's groups are unknown"),
+            "{}",
+            finding.summary
+        );
+
+        let mut f = world();
+        if let Some(Ok(c)) = &mut f.client {
+            c.vpc_id = Some("vpc-0e0e0e0e".into());
+        }
+        for check in [&CLIENT_SG_EGRESS, &CLIENT_SUBNET_ACL] {
+            let finding = check.run(&f);
+            assert_eq!(finding.status, Status::Skip, "{}", check.id);
+            assert!(
+                finding.summary.contains("vpc-0e0e0e0e"),
+                "{}",
+                finding.summary
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_client_with_several_vpc_cidrs_is_partial_in_any_order() {
+        for cidrs in [
+            ["10.0.0.0/16", "10.1.0.0/16"],
+            ["10.1.0.0/16", "10.0.0.0/16"],
+        ] {
+            let mut f = world();
+            f.client = None;
+            f.vpc = Some(Ok(Vpc {
+                vpc_id: "vpc-0a1b2c3d".into(),
+                cidr_blocks: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
+                dhcp_options_id: None,
+            }));
+            set_group(
+                &mut f,
+                "sg-0000000e",
+                Some(vec![rule("tcp", Some((4000, 4000)), cidr("10.0.0.0/16"))]),
+                None,
+            );
+            assert_eq!(
+                ENDPOINT_SG_INGRESS.run(&f).status,
+                Status::Warn,
+                "{cidrs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn acl002_skips_when_the_endpoint_shares_the_client_subnet() {
+        let mut f = world();
+        if let Some(Ok(c)) = &mut f.client {
+            c.subnet_id = Some("subnet-0000000a".into());
+        }
+        assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Skip);
+    }
 }
