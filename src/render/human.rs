@@ -85,17 +85,34 @@ pub fn render(report: &Report, out: &mut dyn Write, colour: bool) -> io::Result<
     for (_, group) in unknowns {
         writeln!(out)?;
         let ids: Vec<&str> = group.iter().map(|f| f.id.as_str()).collect();
-        let mut summaries: Vec<&str> = group.iter().map(|f| f.summary.as_str()).collect();
-        summaries.dedup();
+        // The failed calls and what they said, each once.
+        let mut actions: Vec<&str> = Vec::new();
+        let mut messages: Vec<&str> = Vec::new();
+        for f in &group {
+            let error = f.evidence.get("error");
+            let field = |k: &str| error.and_then(|e| e.get(k)).and_then(|v| v.as_str());
+            let (action, message) = match (field("action"), field("message")) {
+                (Some(a), Some(m)) => (Some(a), m),
+                _ => (None, f.summary.as_str()),
+            };
+            if let Some(a) = action.filter(|a| !actions.contains(a)) {
+                actions.push(a);
+            }
+            if !messages.contains(&message) {
+                messages.push(message);
+            }
+        }
         writeln!(
             out,
-            "{} {}: {}",
+            "{} {}: could not check",
             mark(Status::Unknown),
-            ids.join(", ").bold(),
-            summaries[0]
+            ids.join(", ").bold()
         )?;
-        for more in &summaries[1..] {
-            writeln!(out, "  {more}")?;
+        if !actions.is_empty() {
+            writeln!(out, "  {} {}", "calls:".bold(), actions.join(", "))?;
+        }
+        for message in messages {
+            writeln!(out, "  {} {message}", "error:".bold())?;
         }
         if let Some(fix) = &group[0].fix {
             fix_lines(fix, out)?;
