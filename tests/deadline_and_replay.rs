@@ -241,3 +241,33 @@ fn an_unwritable_output_file_loses_nothing_on_stdout() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("/proc/version"), "{}", run.stderr);
 }
+
+#[test]
+fn unknowns_with_one_cause_are_explained_once() {
+    let mut cmd = tidbpe_isolated();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+        "doctor",
+        "--service-name",
+        SVC,
+        "--vpc-id",
+        "vpc-0a1b2c3d",
+        "--timeout",
+        "5",
+    ]);
+    let run = Run::of(&mut cmd);
+    assert_eq!(run.code, 3);
+    assert_eq!(
+        run.stdout
+            .matches("error: cannot reach the AWS API")
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("calls: sts:GetCallerIdentity"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Incomplete"), "{}", run.stdout);
+}
