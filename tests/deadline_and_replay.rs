@@ -10,12 +10,11 @@ use common::{tidbpe_isolated, Lab, Run};
 
 const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
 
-fn doctor_against(endpoint: &str, timeout: &str) -> (Run, Duration) {
+/// `tidbpe doctor` for a made-up VPC against `endpoint`, with `args`.
+fn doctor_at(endpoint: &str, timeout: &str, args: &[&str]) -> (Run, Duration) {
     let mut cmd = tidbpe_isolated();
     cmd.env("AWS_ENDPOINT_URL", endpoint).args([
         "doctor",
-        "--format",
-        "json",
         "--service-name",
         SVC,
         "--vpc-id",
@@ -23,9 +22,14 @@ fn doctor_against(endpoint: &str, timeout: &str) -> (Run, Duration) {
         "--timeout",
         timeout,
     ]);
+    cmd.args(args);
     let start = Instant::now();
     let run = Run::of(&mut cmd);
     (run, start.elapsed())
+}
+
+fn doctor_against(endpoint: &str, timeout: &str) -> (Run, Duration) {
+    doctor_at(endpoint, timeout, &["--format", "json"])
 }
 
 #[test]
@@ -223,19 +227,7 @@ fn missing_credentials_fail_aws001_with_the_credentials_fix() {
 
 #[test]
 fn an_unwritable_output_file_loses_nothing_on_stdout() {
-    let mut cmd = tidbpe_isolated();
-    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
-        "doctor",
-        "--service-name",
-        SVC,
-        "--vpc-id",
-        "vpc-0a1b2c3d",
-        "--timeout",
-        "3",
-        "--output",
-        "/proc/version",
-    ]);
-    let run = Run::of(&mut cmd);
+    let (run, _) = doctor_at("http://127.0.0.1:9", "3", &["--output", "/proc/version"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stdout.contains("AWS001"), "the report is still shown");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
@@ -244,17 +236,7 @@ fn an_unwritable_output_file_loses_nothing_on_stdout() {
 
 #[test]
 fn unknowns_with_one_cause_are_explained_once() {
-    let mut cmd = tidbpe_isolated();
-    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
-        "doctor",
-        "--service-name",
-        SVC,
-        "--vpc-id",
-        "vpc-0a1b2c3d",
-        "--timeout",
-        "5",
-    ]);
-    let run = Run::of(&mut cmd);
+    let (run, _) = doctor_at("http://127.0.0.1:9", "5", &[]);
     assert_eq!(run.code, 3);
     assert_eq!(
         run.stdout

@@ -30,50 +30,42 @@ fn healthy_vpc_passes_every_implemented_check() {
     common::assert_valid_report(&run.stdout);
 }
 
-#[test]
-fn dns_support_off_fails_vpc001() {
-    let lab = Lab::start("dns-support-off");
+/// `scenario` turns one DNS attribute off: exactly `id` fails, with the
+/// `modify-vpc-attribute … <flag>` fix naming the VPC. Returns the run.
+fn attribute_off_fails(scenario: &str, id: &str, flag: &str) -> (String, common::Run) {
+    let lab = Lab::start(scenario);
     let vpc = lab.s("vpc_id");
     let run = lab.doctor(&["--vpc-id", &vpc, "--instance-id", &lab.s("instance_id")]);
-    assert_eq!(run.with_status("fail"), ["VPC001"], "{}", run.describe());
+    assert_eq!(run.with_status("fail"), [id], "{}", run.describe());
     assert_eq!(run.code, 1);
-    assert!(run.fix_commands("VPC001").contains(&format!(
-        "aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support"
+    assert!(run.fix_commands(id).contains(&format!(
+        "aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag}"
     )));
+    (vpc, run)
+}
+
+#[test]
+fn dns_support_off_fails_vpc001() {
+    attribute_off_fails("dns-support-off", "VPC001", "--enable-dns-support");
 }
 
 #[test]
 fn dns_hostnames_off_fails_vpc002_with_the_fix_naming_the_vpc() {
-    let lab = Lab::start("dns-hostnames-off");
-    let vpc = lab.s("vpc_id");
-    let run = lab.doctor(&["--vpc-id", &vpc, "--instance-id", &lab.s("instance_id")]);
-    assert_eq!(run.with_status("fail"), ["VPC002"], "{}", run.describe());
-    assert_eq!(run.code, 1);
+    let (vpc, run) = attribute_off_fails("dns-hostnames-off", "VPC002", "--enable-dns-hostnames");
     assert_eq!(
         run.finding("VPC002")["summary"],
         format!("{vpc} has enableDnsHostnames = false")
     );
-    assert!(run.fix_commands("VPC002").contains(&format!(
-        "aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames"
-    )));
 }
 
 #[test]
 fn unknown_service_name_fails_svc001() {
     let lab = Lab::start("healthy");
-    let mut cmd = lab.tidbpe();
-    cmd.args([
-        "doctor",
-        "--format",
-        "json",
-        "--timeout",
-        "60",
-        "--service-name",
+    let run = lab.doctor_for(
+        &mut lab.tidbpe(),
         UNKNOWN_SERVICE,
-        "--vpc-id",
-        &lab.s("vpc_id"),
-    ]);
-    let run = common::Run::of(&mut cmd);
+        &["--vpc-id", &lab.s("vpc_id")],
+    );
     assert_eq!(run.with_status("fail"), ["SVC001"], "{}", run.describe());
     assert_eq!(run.status("EP001"), "skip");
     assert_eq!(run.code, 1);

@@ -121,7 +121,11 @@ impl Lab {
     }
 
     pub fn doctor_with(&self, cmd: &mut Command, args: &[&str]) -> Run {
-        let service = self.s("service_name");
+        self.doctor_for(cmd, &self.s("service_name"), args)
+    }
+
+    /// `tidbpe doctor --format json --service-name <service> …` against this lab.
+    pub fn doctor_for(&self, cmd: &mut Command, service: &str, args: &[&str]) -> Run {
         cmd.args([
             "doctor",
             "--format",
@@ -129,7 +133,7 @@ impl Lab {
             "--timeout",
             "60",
             "--service-name",
-            &service,
+            service,
         ]);
         cmd.args(args);
         Run::of(cmd)
