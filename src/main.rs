@@ -236,13 +236,9 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
     // Standard output first: if the file cannot be written, the report is
     // still on the screen.
     let mut buf = Vec::new();
-    let stdout_is_tty = io::stdout().is_terminal();
     match output.format.unwrap_or(Format::Human) {
         Format::Json => render::json(report, &mut buf),
-        Format::Human => {
-            let colour = stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            render::human::render(report, &mut buf, colour)
-        }
+        Format::Human => render::human::render(report, &mut buf, render::Terminal::for_stdout()),
     }
     .map_err(|err| Failure::Write {
         what: "the report".into(),
