@@ -6,12 +6,13 @@
 
 mod cli;
 mod gather;
+mod progress;
 mod redact;
 mod render;
 mod report;
 
 use std::fs;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -155,11 +156,15 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         .build()
         .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
 
-    let progress = Progress::start(timeout);
+    // Counts the calls in flight for the progress line; gather's deadline
+    // wrapper takes a guard per call (`let _pending = activity.call();`).
+    let activity = progress::Activity::default();
+    let progress = progress::Progress::start(&activity, timeout);
     let facts = runtime.block_on(async {
         // Leave a little of the budget for judging and rendering.
         let margin = (timeout / 20).min(Duration::from_millis(300));
         let deadline = started + timeout - margin;
+        let loading = activity.call();
         let aws =
             tokio::time::timeout_at(deadline, load_aws(&inputs.region, args.profile.as_deref()))
                 .await
@@ -172,6 +177,7 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
                         .build();
                     Aws::from_conf(&conf, &inputs.region)
                 });
+        drop(loading);
         gather::gather(inputs, &aws, deadline).await
     });
     progress.finish();
@@ -279,27 +285,4 @@ async fn load_aws(region: &str, profile: Option<&str>) -> Aws {
         loader = loader.profile_name(p);
     }
     Aws::from_conf(&loader.load().await, region)
-}
-
-/// A one-line progress note on stderr while facts are gathered (terminals only).
-struct Progress {
-    shown: bool,
-}
-
-impl Progress {
-    fn start(timeout: Duration) -> Self {
-        let shown = io::stderr().is_terminal();
-        if shown {
-            eprint!(
-                "gathering facts from AWS (at most {:.0}s)…",
-                timeout.as_secs_f64().ceil()
-            );
-        }
-        Progress { shown }
-    }
-    fn finish(self) {
-        if self.shown {
-            eprint!("\r\x1b[2K");
-        }
-    }
 }
