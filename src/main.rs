@@ -164,7 +164,6 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         // Leave a little of the budget for judging and rendering.
         let margin = (timeout / 20).min(Duration::from_millis(300));
         let deadline = started + timeout - margin;
-        let loading = activity.call();
         let aws =
             tokio::time::timeout_at(deadline, load_aws(&inputs.region, args.profile.as_deref()))
                 .await
@@ -177,7 +176,6 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
                         .build();
                     Aws::from_conf(&conf, &inputs.region)
                 });
-        drop(loading);
         gather::gather(inputs, &aws, deadline).await
     });
     progress.finish();
