@@ -298,3 +298,21 @@ fn a_hostile_report_renders_fast_and_without_control_bytes() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(!json.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{7f}']));
 }
+
+/// The table path too: megabyte summaries of short words fit the table's
+/// columns once capped, and comfy-table only ever sees the capped cells.
+#[test]
+fn megabyte_cells_in_the_table_render_fast() {
+    let mut report = report(BROKEN);
+    for f in &mut report.findings {
+        f.summary = format!("\u{1b}[31m{}\u{7}", "word ".repeat(200_000));
+        f.title = "title ".repeat(200_000);
+    }
+    let started = Instant::now();
+    let out = plain(&report, FIXED_WIDTH);
+    let took = started.elapsed();
+    assert!(out.contains("│ ✘ fail"), "a table:\n{out}");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert!(!out.contains(['\u{1b}', '\u{7}']));
+    assert!(out.contains("word word…"));
+}
