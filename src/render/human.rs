@@ -17,7 +17,7 @@ use comfy_table::{
 };
 use tidbpe_checks::{Finding, Fix, Status, Verdict};
 
-use super::text::{self, capped, clean};
+use super::text::{self, capped};
 use super::Terminal;
 use crate::report::Report;
 
@@ -151,7 +151,7 @@ fn table(o: &mut Out<'_>, findings: &[Finding]) -> io::Result<()> {
         }
         table.add_row(vec![
             status,
-            Cell::new(clean(&f.id)),
+            Cell::new(capped(&f.id, CELL_MAX)),
             Cell::new(title),
             Cell::new(summary),
         ]);
