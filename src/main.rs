@@ -6,12 +6,13 @@
 
 mod cli;
 mod gather;
+mod progress;
 mod redact;
 mod render;
 mod report;
 
 use std::fs;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -155,7 +156,10 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         .build()
         .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
 
-    let progress = Progress::start(timeout);
+    // Counts the calls in flight for the progress line; gather's deadline
+    // wrapper takes a guard per call (`let _pending = activity.call();`).
+    let activity = progress::Activity::default();
+    let progress = progress::Progress::start(&activity, timeout);
     let facts = runtime.block_on(async {
         // Leave a little of the budget for judging and rendering.
         let margin = (timeout / 20).min(Duration::from_millis(300));
@@ -236,13 +240,9 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
     // Standard output first: if the file cannot be written, the report is
     // still on the screen.
     let mut buf = Vec::new();
-    let stdout_is_tty = io::stdout().is_terminal();
     match output.format.unwrap_or(Format::Human) {
         Format::Json => render::json(report, &mut buf),
-        Format::Human => {
-            let colour = stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            render::human::render(report, &mut buf, colour)
-        }
+        Format::Human => render::human::render(report, &mut buf, render::Terminal::for_stdout()),
     }
     .map_err(|err| Failure::Write {
         what: "the report".into(),
@@ -283,27 +283,4 @@ async fn load_aws(region: &str, profile: Option<&str>) -> Aws {
         loader = loader.profile_name(p);
     }
     Aws::from_conf(&loader.load().await, region)
-}
-
-/// A one-line progress note on stderr while facts are gathered (terminals only).
-struct Progress {
-    shown: bool,
-}
-
-impl Progress {
-    fn start(timeout: Duration) -> Self {
-        let shown = io::stderr().is_terminal();
-        if shown {
-            eprint!(
-                "gathering facts from AWS (at most {:.0}s)…",
-                timeout.as_secs_f64().ceil()
-            );
-        }
-        Progress { shown }
-    }
-    fn finish(self) {
-        if self.shown {
-            eprint!("\r\x1b[2K");
-        }
-    }
 }
