@@ -1035,7 +1035,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            sample.push(Ipv4Addr::from(if x % 2 == 0 {
+            sample.push(Ipv4Addr::from(if x.is_multiple_of(2) {
                 0x0a00_0000 | (x >> 16)
             } else {
                 x
