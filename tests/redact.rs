@@ -382,6 +382,21 @@ fn a_redacted_report_keeps_no_original_keeps_ids_and_replays_to_its_own_findings
     assert_eq!(replay.code, redacted.code, "{}", replay.stderr);
     assert_eq!(comparable(&replay.json()), comparable(&report));
     assert_valid_report(&redacted.stdout);
+
+    // `analyze --redact` of the plain report redacts its facts before
+    // judging them again: the same verdicts, no original.
+    let plain_file = dir.join("plain.json");
+    std::fs::write(&plain_file, &plain.stdout).expect("write the plain report");
+    let analyzed = Run::of(tidbpe().args([
+        "analyze",
+        &plain_file.to_string_lossy(),
+        "--format",
+        "json",
+        "--redact",
+    ]));
+    assert_eq!(analyzed.code, plain.code, "{}", analyzed.stderr);
+    assert_eq!(analyzed.verdicts(), plain.verdicts());
+    assert_eq!(leftovers(&analyzed.stdout, &ids), Vec::<&str>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
