@@ -41,6 +41,8 @@ enum Failure {
     Usage(String),
     #[error("cannot write {what}: {err}")]
     Write { what: String, err: io::Error },
+    #[error(transparent)]
+    Redact(#[from] redact::RedactError),
 }
 
 fn main() -> ExitCode {
@@ -181,7 +183,7 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     progress.finish();
     // Dropped tasks (hung connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(50));
-    let report = Report::judge(facts?);
+    let report = judge(facts?, &args.output)?;
     emit(&report, &args.output)?;
     Ok(exit_code(&report))
 }
@@ -218,9 +220,21 @@ fn analyze(args: cli::AnalyzeArgs) -> Result<u8, Failure> {
             serde_json::from_value(f)
                 .map_err(|e| Failure::Usage(format!("{path}: the facts do not parse: {e}")))
         })?;
-    let report = Report::judge(facts);
+    let report = judge(facts, &args.output)?;
     emit(&report, &args.output)?;
     Ok(exit_code(&report))
+}
+
+/// Judge the facts; under `--redact`, redact them first, once: the
+/// findings, the rendered report and a later `analyze` then all see the same
+/// masked values.
+fn judge(facts: tidbpe_checks::Facts, output: &OutputArgs) -> Result<Report, Failure> {
+    let facts = if output.redact {
+        redact::facts(&facts)?
+    } else {
+        facts
+    };
+    Ok(Report::judge(facts))
 }
 
 fn exit_code(report: &Report) -> u8 {
@@ -230,13 +244,6 @@ fn exit_code(report: &Report) -> u8 {
 /// Human on stdout by default; JSON on stdout with `--format json`; the JSON
 /// report also to `--output FILE`.
 fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
-    let redacted;
-    let report = if output.redact {
-        redacted = redact(report)?;
-        &redacted
-    } else {
-        report
-    };
     // Standard output first: if the file cannot be written, the report is
     // still on the screen.
     let mut buf = Vec::new();
@@ -259,14 +266,6 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
         fs::write(path, buf).map_err(failure)?;
     }
     Ok(())
-}
-
-/// The same report with account IDs and addresses masked.
-fn redact(report: &Report) -> Result<Report, Failure> {
-    let failure = |e: serde_json::Error| Failure::Usage(format!("cannot redact the report: {e}"));
-    let mut value = serde_json::to_value(report).map_err(failure)?;
-    redact::Redactor::new().value(&mut value);
-    serde_json::from_value(value).map_err(failure)
 }
 
 async fn load_aws(region: &str, profile: Option<&str>) -> Aws {
