@@ -52,6 +52,7 @@ pub enum FactErrorKind {
 }
 
 impl FactError {
+    /// An error of a probe or of another source named by `action` (`imds`).
     pub fn new(kind: FactErrorKind, action: &str, message: impl Into<String>) -> Self {
         FactError {
             kind,
@@ -59,6 +60,16 @@ impl FactError {
             code: None,
             message: message.into(),
         }
+    }
+
+    /// An error of the AWS call behind `need` (named by its IAM action).
+    pub fn of_call(need: Need, kind: FactErrorKind, message: impl Into<String>) -> Self {
+        Self::new(kind, need.action(), message)
+    }
+
+    /// The AWS call that failed, when it was one.
+    pub fn need(&self) -> Option<Need> {
+        Need::from_action(&self.action)
     }
 }
 

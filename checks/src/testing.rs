@@ -262,7 +262,7 @@ pub fn set_group(
 
 /// The error of a call that `AccessDenied` refused.
 pub fn denied(need: Need) -> FactError {
-    let mut e = FactError::new(FactErrorKind::AccessDenied, need.action(), "denied");
+    let mut e = FactError::of_call(need, FactErrorKind::AccessDenied, "denied");
     e.code = Some("UnauthorizedOperation".into());
     e
 }

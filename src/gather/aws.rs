@@ -179,9 +179,9 @@ impl Aws {
                 account: account.to_string(),
                 arn: arn.to_string(),
             }),
-            _ => Err(FactError::new(
+            _ => Err(FactError::of_call(
+                Need::Identity,
                 FactErrorKind::Api,
-                Need::Identity.action(),
                 "the answer names no account",
             )),
         }
@@ -265,9 +265,9 @@ impl Aws {
             .flat_map(|r| r.instances())
             .find(|i| i.instance_id() == Some(instance_id))
             .ok_or_else(|| {
-                FactError::new(
+                FactError::of_call(
+                    need,
                     FactErrorKind::Api,
-                    need.action(),
                     format!("{instance_id} was not found"),
                 )
             })?;
@@ -297,11 +297,7 @@ impl Aws {
             .await
             .map_err(|e| fact_error(need, &e))?;
         let vpc = out.vpcs().first().ok_or_else(|| {
-            FactError::new(
-                FactErrorKind::Api,
-                need.action(),
-                format!("{vpc_id} was not found"),
-            )
+            FactError::of_call(need, FactErrorKind::Api, format!("{vpc_id} was not found"))
         })?;
         let mut cidr_blocks: Vec<ipnet::IpNet> = vpc
             .cidr_block_association_set()
@@ -335,9 +331,9 @@ impl Aws {
             _ => out.enable_dns_support(),
         };
         value.and_then(|v| v.value()).ok_or_else(|| {
-            FactError::new(
+            FactError::of_call(
+                Need::VpcAttributes,
                 FactErrorKind::Api,
-                Need::VpcAttributes.action(),
                 format!("the answer for {vpc_id} carries no value"),
             )
         })

@@ -34,9 +34,9 @@ impl Bounded {
         let start = Instant::now();
         let result = match tokio::time::timeout_at(self.deadline, fut).await {
             Ok(result) => result,
-            Err(_) => Err(FactError::new(
+            Err(_) => Err(FactError::of_call(
+                need,
                 FactErrorKind::Timeout,
-                need.action(),
                 "no answer before the deadline (--timeout)",
             )),
         };
@@ -78,6 +78,7 @@ mod tests {
             let err = b.call(Need::NetworkAcls, slow).await.unwrap_err();
             assert_eq!(err.kind, FactErrorKind::Timeout);
             assert_eq!(err.action, "ec2:DescribeNetworkAcls");
+            assert_eq!(err.need(), Some(Need::NetworkAcls));
             let ms = b.timings()[&Need::NetworkAcls];
             assert!((90..2000).contains(&ms), "{ms} ms");
         });
