@@ -19,6 +19,7 @@ use crate::rules::{free_rule_number, nacl_decide};
 
 /// Ephemeral ports a client's replies come back to (AWS's recommendation).
 const EPHEMERAL: (u16, u16) = (1024, 65535);
+
 /// The ACL that governs a subnet: its association, else the VPC's default.
 fn acl_of<'a>(acls: &'a [NetworkAcl], subnet_id: &str) -> Option<&'a NetworkAcl> {
     acls.iter()

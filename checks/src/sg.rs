@@ -24,6 +24,7 @@ fn prefix_list_error(facts: &Facts, decision: &SgDecision) -> Option<Outcome> {
     }
 }
 
+/// The groups named by `ids`, in that order (unknown IDs left out).
 fn groups<'a>(all: &'a [SecurityGroup], ids: &[String]) -> Vec<&'a SecurityGroup> {
     ids.iter()
         .filter_map(|id| all.iter().find(|g| &g.group_id == id))
