@@ -6,6 +6,7 @@
 
 mod cli;
 mod gather;
+mod inputs;
 mod progress;
 mod redact;
 mod render;
@@ -16,9 +17,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use clap::error::ErrorKind;
 use clap::Parser;
 use serde_json::json;
@@ -34,7 +32,7 @@ const EXIT_USAGE: u8 = 2;
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error(transparent)]
-    Input(#[from] cli::InputError),
+    Input(#[from] inputs::InputError),
     #[error(transparent)]
     Gather(#[from] gather::GatherError),
     #[error("{0}")]
@@ -94,7 +92,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Explain { id } => {
             let check =
                 tidbpe_checks::find(&id).ok_or_else(|| Failure::Usage(format!("no check {id}")))?;
-            write_stdout(check.explain.as_bytes())?;
+            write_stdout(check.explain_page().as_bytes())?;
             Ok(0)
         }
         Command::Checks => {
@@ -149,7 +147,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
-    let inputs = args.inputs()?;
+    let inputs = inputs::inputs(&args)?;
     let timeout = args.timeout;
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -166,18 +164,7 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         // Leave a little of the budget for judging and rendering.
         let margin = (timeout / 20).min(Duration::from_millis(300));
         let deadline = started + timeout - margin;
-        let aws =
-            tokio::time::timeout_at(deadline, load_aws(&inputs.region, args.profile.as_deref()))
-                .await
-                .unwrap_or_else(|_| {
-                    // Config loading itself hung (a profile's SSO, say): go on with
-                    // defaults, and every call will time out at the deadline.
-                    let conf = aws_config::SdkConfig::builder()
-                        .behavior_version(BehaviorVersion::latest())
-                        .region(Region::new(inputs.region.clone()))
-                        .build();
-                    Aws::from_conf(&conf, &inputs.region)
-                });
+        let aws = Aws::load(&inputs.region, args.profile.as_deref(), deadline).await;
         gather::gather(inputs, &aws, deadline).await
     });
     progress.finish();
@@ -266,20 +253,4 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
         fs::write(path, buf).map_err(failure)?;
     }
     Ok(())
-}
-
-async fn load_aws(region: &str, profile: Option<&str>) -> Aws {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        // Two attempts: one retry for a throttled or dropped call, within the deadline.
-        .retry_config(RetryConfig::standard().with_max_attempts(2))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .build(),
-        );
-    if let Some(p) = profile {
-        loader = loader.profile_name(p);
-    }
-    Aws::from_conf(&loader.load().await, region)
 }

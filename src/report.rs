@@ -112,4 +112,43 @@ mod tests {
             "{SCHEMA_FILE} is stale: run TIDBPE_UPDATE_SCHEMA=1 cargo test the_committed_schema"
         );
     }
+
+    /// Reports made before the reshape (issue 7) replay to the same
+    /// findings: facts of v1 still parse (sources, timings by action) and
+    /// the catalog judges them as it did.
+    #[test]
+    fn reports_from_before_the_reshape_replay_to_the_same_findings() {
+        for name in [
+            "report-v1-before-reshape.json",
+            "report-v1-before-reshape-sg001-fail.json",
+        ] {
+            let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).expect("the fixture");
+            let old: Report = serde_json::from_str(&text).expect("a report of v1");
+            let facts: Facts = serde_json::from_value(
+                serde_json::from_str::<serde_json::Value>(&text).expect("JSON")["facts"].clone(),
+            )
+            .expect("the facts of v1 parse");
+            let new = Report::judge(facts);
+            let statuses = |r: &Report| -> Vec<(String, Status)> {
+                r.findings
+                    .iter()
+                    .map(|f| (f.id.clone(), f.status))
+                    .collect()
+            };
+            assert_eq!(statuses(&new), statuses(&old), "{name}");
+            assert_eq!(new.findings, old.findings, "{name}");
+            assert_eq!(
+                serde_json::to_value(&new.context).unwrap(),
+                serde_json::to_value(&old.context).unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                serde_json::to_value(&new.facts).unwrap(),
+                serde_json::from_str::<serde_json::Value>(&text).unwrap()["facts"],
+                "{name}: the facts do not round-trip"
+            );
+            assert_eq!(new.summary.verdict, old.summary.verdict, "{name}");
+        }
+    }
 }

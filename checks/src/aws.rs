@@ -1,7 +1,8 @@
 //! AWS001 aws-identity: do the credentials work, and whose are they?
 
+use crate::check::{explain, Check, Fix, Judged, Need, Outcome};
+use crate::commands::get_caller_identity;
 use crate::facts::{FactErrorKind, Facts};
-use crate::{explain, Check, Fix, Judged, Need, Outcome};
 
 pub(crate) const AWS_IDENTITY: Check = Check {
     id: "AWS001",
@@ -25,19 +26,39 @@ fn aws_identity(facts: &Facts) -> Judged {
         .with("error", e)
         .with_fix(Fix {
             text: "Give tidbpe working credentials: environment variables, --profile NAME (after `aws sso login` for SSO profiles), or an instance role. Verify with the command below.".into(),
-            commands: vec!["aws sts get-caller-identity".into()],
+            commands: vec![get_caller_identity()],
         })),
         Some(Err(e)) => Ok(Outcome::unknown(e)),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::facts::{FactError, Identity};
-    use crate::Status;
+    use crate::check::Status;
+    use crate::facts::{Fact, FactError, Identity};
+    use crate::testing::{assert_fail_cases, FailCase};
 
-    fn judge(identity: Option<crate::Fact<Identity>>) -> Status {
+    /// Changes to the healthy world that make AWS001 fail.
+    pub(crate) const FAIL_CASES: &[FailCase] = &[FailCase {
+        id: "AWS001",
+        name: "invalid credentials",
+        expect: Status::Fail,
+        mutate: |f| {
+            f.identity = Some(Err(FactError::new(
+                FactErrorKind::Credentials,
+                Need::Identity.action(),
+                "InvalidClientTokenId",
+            )))
+        },
+    }];
+
+    #[test]
+    fn aws001_fail_cases_fail() {
+        assert_fail_cases(FAIL_CASES);
+    }
+
+    fn judge(identity: Option<Fact<Identity>>) -> Status {
         let facts = Facts {
             identity,
             ..Facts::default()
@@ -46,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn verdicts() {
+    fn aws001_verdicts() {
         let ok = Identity {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/me".into(),

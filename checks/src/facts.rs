@@ -16,7 +16,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::check::Need;
 
 /// One gathered fact: what was seen, or why it could not be seen.
 pub type Fact<T> = Result<T, FactError>;
@@ -50,6 +52,7 @@ pub enum FactErrorKind {
 }
 
 impl FactError {
+    /// An error of a probe or of another source named by `action` (`imds`).
     pub fn new(kind: FactErrorKind, action: &str, message: impl Into<String>) -> Self {
         FactError {
             kind,
@@ -57,6 +60,16 @@ impl FactError {
             code: None,
             message: message.into(),
         }
+    }
+
+    /// An error of the AWS call behind `need` (named by its IAM action).
+    pub fn of_call(need: Need, kind: FactErrorKind, message: impl Into<String>) -> Self {
+        Self::new(kind, need.action(), message)
+    }
+
+    /// The AWS call that failed, when it was one.
+    pub fn need(&self) -> Option<Need> {
+        Need::from_action(&self.action)
     }
 }
 
@@ -137,9 +150,13 @@ pub struct Facts {
     /// `ec2:DescribeNetworkAcls` of every network ACL in the VPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    // Keyed by `Need`, written as its IAM action (the slowest call, when a
+    // need is called more than once); an action this version does not know
+    // is dropped when a report is read.
     /// Milliseconds each call took, by IAM action.
-    #[serde(default)]
-    pub timings_ms: BTreeMap<String, u64>,
+    #[serde(default, deserialize_with = "known_calls")]
+    #[schemars(with = "BTreeMap<String, u64>")]
+    pub timings_ms: BTreeMap<Need, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -172,19 +189,89 @@ pub struct Zone {
     pub zone_id: String,
 }
 
+fn known_calls<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Need, u64>, D::Error> {
+    let raw = BTreeMap::<String, u64>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(action, ms)| Need::from_action(&action).map(|n| (n, ms)))
+        .collect())
+}
+
 /// How the VPC under test was chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VpcChoice {
     pub vpc_id: String,
     /// `flag`, `imds`, `instance`, `endpoint`, `unique-endpoint`.
-    pub source: String,
+    #[schemars(with = "String")]
+    pub source: VpcSource,
+}
+
+/// Where the VPC under test came from (serialized as in reports of v1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VpcSource {
+    /// `--vpc-id`.
+    Flag,
+    /// This instance's metadata.
+    Imds,
+    /// `--instance-id`'s VPC.
+    Instance,
+    /// `--endpoint-id`'s VPC.
+    Endpoint,
+    /// The VPC of the only live endpoint for the service in the region.
+    UniqueEndpoint,
+}
+
+impl VpcSource {
+    /// The name a report gives it (`flag`, `imds`, `instance`, `endpoint`,
+    /// `unique-endpoint`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VpcSource::Flag => "flag",
+            VpcSource::Imds => "imds",
+            VpcSource::Instance => "instance",
+            VpcSource::Endpoint => "endpoint",
+            VpcSource::UniqueEndpoint => "unique-endpoint",
+        }
+    }
+}
+
+/// Where the client's description came from (serialized as in reports of v1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientSource {
+    /// This instance's metadata (IMDSv2).
+    Imds,
+    /// `--instance-id`, read with `ec2:DescribeInstances`.
+    InstanceId,
+    /// `--client-ip`: an address, nothing more (hence the default).
+    #[default]
+    ClientIp,
+}
+
+impl ClientSource {
+    /// The name a report gives it (`imds`, `instance-id`, `client-ip`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientSource::Imds => "imds",
+            ClientSource::InstanceId => "instance-id",
+            ClientSource::ClientIp => "client-ip",
+        }
+    }
+
+    /// Does the source name the client's security groups? (`--client-ip`
+    /// names only an address.)
+    pub fn knows_groups(self) -> bool {
+        !matches!(self, ClientSource::ClientIp)
+    }
 }
 
 /// The machine that must connect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Client {
     /// `imds`, `instance-id` (DescribeInstances) or `client-ip`.
-    pub source: String,
+    #[schemars(with = "String")]
+    pub source: ClientSource,
     #[serde(default)]
     pub instance_id: Option<String>,
     #[serde(default)]
@@ -245,6 +332,21 @@ pub struct Endpoint {
     pub security_group_ids: Vec<String>,
     #[serde(default)]
     pub network_interface_ids: Vec<String>,
+}
+
+impl Endpoint {
+    /// Is the endpoint gone (or going) for good: a state it will never carry
+    /// traffic from again?
+    pub fn is_gone(&self) -> bool {
+        ["deleted", "deleting", "rejected", "failed", "expired"]
+            .iter()
+            .any(|s| self.state.eq_ignore_ascii_case(s))
+    }
+
+    /// Is the endpoint `available` (any case, as AWS and moto differ)?
+    pub fn is_available(&self) -> bool {
+        self.state.eq_ignore_ascii_case("available")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -341,4 +443,73 @@ pub struct AclEntry {
     /// Port range, inclusive; `None`: all ports.
     #[serde(default)]
     pub port_range: Option<(u16, u16)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sources serialize to the strings reports of v1 carry, and `as_str`
+    /// says the same.
+    #[test]
+    fn sources_keep_their_v1_names() {
+        for (source, name) in [
+            (VpcSource::Flag, "flag"),
+            (VpcSource::Imds, "imds"),
+            (VpcSource::Instance, "instance"),
+            (VpcSource::Endpoint, "endpoint"),
+            (VpcSource::UniqueEndpoint, "unique-endpoint"),
+        ] {
+            assert_eq!(serde_json::to_value(source).unwrap(), name);
+            assert_eq!(source.as_str(), name);
+            assert_eq!(
+                serde_json::from_value::<VpcSource>(name.into()).unwrap(),
+                source
+            );
+        }
+        for (source, name) in [
+            (ClientSource::Imds, "imds"),
+            (ClientSource::InstanceId, "instance-id"),
+            (ClientSource::ClientIp, "client-ip"),
+        ] {
+            assert_eq!(serde_json::to_value(source).unwrap(), name);
+            assert_eq!(source.as_str(), name);
+            assert_eq!(
+                serde_json::from_value::<ClientSource>(name.into()).unwrap(),
+                source
+            );
+        }
+        assert!(serde_json::from_value::<ClientSource>("instance".into()).is_err());
+    }
+
+    /// Timings are read by action; an action this version does not know is
+    /// dropped, not an error.
+    #[test]
+    fn timings_read_by_action() {
+        let facts: Facts = serde_json::from_value(serde_json::json!({
+            "inputs": {"region": "us-east-1", "host": "h", "port": 4000},
+            "timings_ms": {"ec2:DescribeVpcs": 12, "ec2:DescribeSomethingNew": 3}
+        }))
+        .unwrap();
+        assert_eq!(facts.timings_ms, BTreeMap::from([(Need::Vpc, 12)]));
+        let back = serde_json::to_value(&facts).unwrap();
+        assert_eq!(
+            back["timings_ms"],
+            serde_json::json!({"ec2:DescribeVpcs": 12})
+        );
+    }
+
+    #[test]
+    fn gone_and_available_states_in_any_case() {
+        let mut e = crate::testing::endpoint("vpce-00000001", "Available", true, &[]);
+        assert!(e.is_available() && !e.is_gone());
+        for state in ["deleted", "Deleting", "rejected", "FAILED", "expired"] {
+            e.state = state.into();
+            assert!(e.is_gone() && !e.is_available(), "{state}");
+        }
+        for state in ["pending", "pendingAcceptance"] {
+            e.state = state.into();
+            assert!(!e.is_gone() && !e.is_available(), "{state}");
+        }
+    }
 }

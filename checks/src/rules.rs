@@ -310,7 +310,8 @@ fn sg_proto_port_mismatch(rule: &SgRule, port: u16) -> Option<String> {
     }
 }
 
-enum Verdict {
+/// How one rule matches the peer (not a check's verdict: see [`crate::Verdict`]).
+enum RuleMatch {
     /// The rule allows the whole peer.
     Allow,
     /// The rule allows these parts of a network peer (clipped spans), and
@@ -320,50 +321,50 @@ enum Verdict {
     Unresolved(String),
 }
 
-fn sg_rule_verdict(
+fn sg_rule_match(
     rule: &SgRule,
     peer: &Peer,
     port: u16,
     prefix_lists: &[PrefixList],
     who: &str,
-) -> Verdict {
+) -> RuleMatch {
     if let Some(why) = sg_proto_port_mismatch(rule, port) {
-        return Verdict::Reject(why);
+        return RuleMatch::Reject(why);
     }
     match peer {
         Peer::Address { ip, groups } => match &rule.peer {
             SgPeer::Cidr(net) => {
                 if net.contains(ip) {
-                    Verdict::Allow
+                    RuleMatch::Allow
                 } else if ip.is_ipv4() != matches!(net, IpNet::V4(_)) {
-                    Verdict::Reject(format!(
+                    RuleMatch::Reject(format!(
                         "{ip} is {}, {net} is {}",
                         if ip.is_ipv4() { "IPv4" } else { "IPv6" },
                         family_name(family_of_net(net))
                     ))
                 } else {
-                    Verdict::Reject(format!("{ip} is outside {net}"))
+                    RuleMatch::Reject(format!("{ip} is outside {net}"))
                 }
             }
             SgPeer::PrefixList(id) => {
                 match prefix_lists.iter().find(|pl| &pl.prefix_list_id == id) {
-                    None => Verdict::Unresolved(format!(
+                    None => RuleMatch::Unresolved(format!(
                         "prefix list {id} was not gathered, its entries are unknown"
                     )),
                     Some(pl) => {
                         if pl.cidrs.iter().any(|c| c.contains(ip)) {
-                            Verdict::Allow
+                            RuleMatch::Allow
                         } else {
-                            Verdict::Reject(format!("{ip} is in no entry of {id}"))
+                            RuleMatch::Reject(format!("{ip} is in no entry of {id}"))
                         }
                     }
                 }
             }
             SgPeer::Group(id) => {
                 if groups.iter().any(|g| g == id) {
-                    Verdict::Allow
+                    RuleMatch::Allow
                 } else {
-                    Verdict::Reject(format!("the {who} is not a member of {id}"))
+                    RuleMatch::Reject(format!("the {who} is not a member of {id}"))
                 }
             }
         },
@@ -383,7 +384,7 @@ fn sg_rule_verdict(
                 SgPeer::PrefixList(id) => {
                     match prefix_lists.iter().find(|pl| &pl.prefix_list_id == id) {
                         None => {
-                            return Verdict::Unresolved(format!(
+                            return RuleMatch::Unresolved(format!(
                                 "prefix list {id} was not gathered, its entries are unknown"
                             ))
                         }
@@ -391,7 +392,7 @@ fn sg_rule_verdict(
                     }
                 }
                 SgPeer::Group(_) => {
-                    return Verdict::Unresolved(format!("membership of the {who} unknown"))
+                    return RuleMatch::Unresolved(format!("membership of the {who} unknown"))
                 }
             };
             let mut parts = Vec::new();
@@ -403,15 +404,15 @@ fn sg_rule_verdict(
                 }
             }
             if parts.is_empty() {
-                return Verdict::Reject(none_reason);
+                return RuleMatch::Reject(none_reason);
             }
             if union_covers(&parts, want.lo, want.hi) {
-                Verdict::Allow
+                RuleMatch::Allow
             } else {
                 shown.sort();
                 shown.dedup();
                 let note = format!("covers only {} of {net}", shown.join(", "));
-                Verdict::Part(parts, note)
+                RuleMatch::Part(parts, note)
             }
         }
     }
@@ -451,17 +452,17 @@ fn sg_evaluate(
         }
         for rule in rules {
             let line = format!("{}: {}", group.group_id, describe_sg_rule(rule, egress));
-            match sg_rule_verdict(rule, peer, port, prefix_lists, who) {
-                Verdict::Allow => {
+            match sg_rule_match(rule, peer, port, prefix_lists, who) {
+                RuleMatch::Allow => {
                     whole = true;
                     d.allowed_by.push(line);
                 }
-                Verdict::Part(p, note) => {
+                RuleMatch::Part(p, note) => {
                     parts.extend(p);
                     d.allowed_by.push(format!("{line} — {note}"));
                 }
-                Verdict::Reject(why) => d.rejected.push(format!("{line} — {why}")),
-                Verdict::Unresolved(why) => d.unresolved.push(format!("{line} — {why}")),
+                RuleMatch::Reject(why) => d.rejected.push(format!("{line} — {why}")),
+                RuleMatch::Unresolved(why) => d.unresolved.push(format!("{line} — {why}")),
             }
         }
     }

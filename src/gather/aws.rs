@@ -2,18 +2,25 @@
 //!
 //! Every function here makes one call (or one paginated listing) and maps the
 //! SDK's types to the facts' plain data; errors become [`FactError`]s that
-//! name the IAM action, so only the checks that need the fact go `unknown`.
+//! name the call's [`Need`], so only the checks that need the fact go
+//! `unknown`. Loading the AWS configuration lives here too ([`Aws::load`]).
 
 use std::error::Error;
 use std::fmt::Debug;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, VpcAttributeName};
 use tidbpe_checks::facts::{
-    AclEntry, Client, DhcpOptions, Endpoint, EndpointService, HostedZone, Identity, NetworkAcl,
-    NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, Zone,
+    AclEntry, Client, ClientSource, DhcpOptions, Endpoint, EndpointService, HostedZone, Identity,
+    NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, Zone,
 };
-use tidbpe_checks::{Fact, FactError, FactErrorKind};
+use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
+use tokio::time::Instant;
 
 /// The SDK clients of one run.
 #[derive(Clone)]
@@ -41,8 +48,8 @@ const BAD_CREDENTIALS: &[&str] = &[
     "IncompleteSignature",
 ];
 
-/// Map an SDK error to a fact error that names `action`.
-pub fn fact_error<E, R>(action: &str, err: &SdkError<E, R>) -> FactError
+/// Map an SDK error to a fact error that names the call of `need`.
+pub fn fact_error<E, R>(need: Need, err: &SdkError<E, R>) -> FactError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
@@ -84,7 +91,7 @@ where
     };
     FactError {
         kind,
-        action: action.to_string(),
+        action: need.action().to_string(),
         code,
         message,
     }
@@ -100,16 +107,16 @@ fn root_cause(err: &(dyn Error + 'static)) -> String {
     current.to_string()
 }
 
-/// Every item of a paginated listing, or the fact error naming `action`.
+/// Every item of a paginated listing, or the fact error naming `need`'s call.
 macro_rules! all_items {
-    ($request:expr, $action:literal) => {
+    ($request:expr, $need:expr) => {
         $request
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| fact_error($action, &e))?
+            .map_err(|e| fact_error($need, &e))?
     };
 }
 
@@ -131,21 +138,50 @@ impl Aws {
         }
     }
 
+    /// The run's clients from the standard AWS configuration (environment,
+    /// `--profile`, SSO, instance role), within the deadline. Loading that
+    /// hangs (a profile's SSO, say) gives default clients instead: every call
+    /// then times out at the deadline, and the report still comes out.
+    pub async fn load(region: &str, profile: Option<&str>, deadline: Instant) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            // Two attempts: one retry for a throttled or dropped call, within the deadline.
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .build(),
+            );
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        match tokio::time::timeout_at(deadline, loader.load()).await {
+            Ok(conf) => Aws::from_conf(&conf, region),
+            Err(_) => {
+                let conf = aws_config::SdkConfig::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new(region.to_string()))
+                    .build();
+                Aws::from_conf(&conf, region)
+            }
+        }
+    }
+
     pub async fn identity(&self) -> Fact<Identity> {
         let out = self
             .sts
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| fact_error("sts:GetCallerIdentity", &e))?;
+            .map_err(|e| fact_error(Need::Identity, &e))?;
         match (out.account(), out.arn()) {
             (Some(account), Some(arn)) if !account.is_empty() => Ok(Identity {
                 account: account.to_string(),
                 arn: arn.to_string(),
             }),
-            _ => Err(FactError::new(
+            _ => Err(FactError::of_call(
+                Need::Identity,
                 FactErrorKind::Api,
-                "sts:GetCallerIdentity",
                 "the answer names no account",
             )),
         }
@@ -153,7 +189,7 @@ impl Aws {
 
     /// `Ok(None)` when the region has no such service.
     pub async fn service(&self, name: &str) -> Fact<Option<EndpointService>> {
-        let action = "ec2:DescribeVpcEndpointServices";
+        let need = Need::Service;
         let out = match self
             .ec2
             .describe_vpc_endpoint_services()
@@ -163,7 +199,7 @@ impl Aws {
         {
             Ok(out) => out,
             Err(e) if e.code() == Some("InvalidServiceName") => return Ok(None),
-            Err(e) => return Err(fact_error(action, &e)),
+            Err(e) => return Err(fact_error(need, &e)),
         };
         Ok(out
             .service_details()
@@ -201,7 +237,7 @@ impl Aws {
             .describe_availability_zones()
             .send()
             .await
-            .map_err(|e| fact_error("ec2:DescribeAvailabilityZones", &e))?;
+            .map_err(|e| fact_error(Need::Zones, &e))?;
         Ok(out
             .availability_zones()
             .iter()
@@ -215,28 +251,28 @@ impl Aws {
     }
 
     pub async fn instance(&self, instance_id: &str) -> Fact<Client> {
-        let action = "ec2:DescribeInstances";
+        let need = Need::Instance;
         let out = self
             .ec2
             .describe_instances()
             .instance_ids(instance_id)
             .send()
             .await
-            .map_err(|e| fact_error(action, &e))?;
+            .map_err(|e| fact_error(need, &e))?;
         let instance = out
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
             .find(|i| i.instance_id() == Some(instance_id))
             .ok_or_else(|| {
-                FactError::new(
+                FactError::of_call(
+                    need,
                     FactErrorKind::Api,
-                    action,
                     format!("{instance_id} was not found"),
                 )
             })?;
         Ok(Client {
-            source: "instance-id".into(),
+            source: ClientSource::InstanceId,
             instance_id: Some(instance_id.to_string()),
             vpc_id: opt(instance.vpc_id()),
             subnet_id: opt(instance.subnet_id()),
@@ -252,20 +288,16 @@ impl Aws {
     }
 
     pub async fn vpc(&self, vpc_id: &str) -> Fact<Vpc> {
-        let action = "ec2:DescribeVpcs";
+        let need = Need::Vpc;
         let out = self
             .ec2
             .describe_vpcs()
             .vpc_ids(vpc_id)
             .send()
             .await
-            .map_err(|e| fact_error(action, &e))?;
+            .map_err(|e| fact_error(need, &e))?;
         let vpc = out.vpcs().first().ok_or_else(|| {
-            FactError::new(
-                FactErrorKind::Api,
-                action,
-                format!("{vpc_id} was not found"),
-            )
+            FactError::of_call(need, FactErrorKind::Api, format!("{vpc_id} was not found"))
         })?;
         let mut cidr_blocks: Vec<ipnet::IpNet> = vpc
             .cidr_block_association_set()
@@ -293,15 +325,15 @@ impl Aws {
             .attribute(attribute.clone())
             .send()
             .await
-            .map_err(|e| fact_error("ec2:DescribeVpcAttribute", &e))?;
+            .map_err(|e| fact_error(Need::VpcAttributes, &e))?;
         let value = match attribute {
             VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
             _ => out.enable_dns_support(),
         };
         value.and_then(|v| v.value()).ok_or_else(|| {
-            FactError::new(
+            FactError::of_call(
+                Need::VpcAttributes,
                 FactErrorKind::Api,
-                "ec2:DescribeVpcAttribute",
                 format!("the answer for {vpc_id} carries no value"),
             )
         })
@@ -314,7 +346,7 @@ impl Aws {
             .dhcp_options_ids(id)
             .send()
             .await
-            .map_err(|e| fact_error("ec2:DescribeDhcpOptions", &e))?;
+            .map_err(|e| fact_error(Need::DhcpOptions, &e))?;
         Ok(out.dhcp_options().first().map(|d| DhcpOptions {
             dhcp_options_id: d.dhcp_options_id().unwrap_or(id).to_string(),
             domain_name_servers: d
@@ -328,7 +360,7 @@ impl Aws {
     }
 
     pub async fn hosted_zones(&self, vpc_id: &str) -> Fact<Vec<HostedZone>> {
-        let action = "route53:ListHostedZonesByVPC";
+        let need = Need::HostedZones;
         let mut zones = Vec::new();
         let mut token: Option<String> = None;
         // Bounded: a VPC has at most a few hundred associated zones.
@@ -343,7 +375,7 @@ impl Aws {
                 .set_next_token(token.clone())
                 .send()
                 .await
-                .map_err(|e| fact_error(action, &e))?;
+                .map_err(|e| fact_error(need, &e))?;
             zones.extend(out.hosted_zone_summaries().iter().map(|z| {
                 HostedZone {
                     id: z.hosted_zone_id().to_string(),
@@ -371,7 +403,7 @@ impl Aws {
         } else {
             request.filters(filter(filter_name, value))
         };
-        let pages: Vec<_> = all_items!(request, "ec2:DescribeVpcEndpoints");
+        let pages: Vec<_> = all_items!(request, Need::Endpoints);
         Ok(pages
             .iter()
             .map(|e| Endpoint {
@@ -403,7 +435,7 @@ impl Aws {
             self.ec2
                 .describe_subnets()
                 .filters(filter("vpc-id", vpc_id)),
-            "ec2:DescribeSubnets"
+            Need::Subnets
         );
         Ok(items
             .iter()
@@ -427,7 +459,7 @@ impl Aws {
             .set_network_interface_ids(Some(ids.to_vec()))
             .send()
             .await
-            .map_err(|e| fact_error("ec2:DescribeNetworkInterfaces", &e))?;
+            .map_err(|e| fact_error(Need::NetworkInterfaces, &e))?;
         Ok(out
             .network_interfaces()
             .iter()
@@ -450,7 +482,7 @@ impl Aws {
             self.ec2
                 .describe_security_groups()
                 .filters(filter("vpc-id", vpc_id)),
-            "ec2:DescribeSecurityGroups"
+            Need::SecurityGroups
         );
         Ok(items
             .iter()
@@ -477,7 +509,7 @@ impl Aws {
             self.ec2
                 .get_managed_prefix_list_entries()
                 .prefix_list_id(id),
-            "ec2:GetManagedPrefixListEntries"
+            Need::PrefixLists
         );
         Ok(PrefixList {
             prefix_list_id: id.to_string(),
@@ -493,7 +525,7 @@ impl Aws {
             self.ec2
                 .describe_network_acls()
                 .filters(filter("vpc-id", vpc_id)),
-            "ec2:DescribeNetworkAcls"
+            Need::NetworkAcls
         );
         Ok(items
             .iter()

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aws_config::imds;
-use tidbpe_checks::facts::Client;
+use tidbpe_checks::facts::{Client, ClientSource};
 
 /// `None`: not on EC2 (or IMDS is disabled / unreachable).
 pub async fn discover() -> Option<Client> {
@@ -54,7 +54,7 @@ pub async fn discover() -> Option<Client> {
         None => (None, None, None),
     };
     Some(Client {
-        source: "imds".into(),
+        source: ClientSource::Imds,
         instance_id: Some(instance_id),
         vpc_id,
         subnet_id,

@@ -1,4 +1,5 @@
-//! Gathering: talk to the world and fill a [`Facts`] value.
+//! Gathering: talk to the world and fill a [`Facts`] value. This file is
+//! the concurrency graph only: which call waits for which.
 //!
 //! Calls that do not depend on each other run concurrently, and each call
 //! starts as soon as what it needs is known:
@@ -8,73 +9,42 @@
 //! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
 //!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
 //!
-//! Every call is bounded by the run's deadline: what has not answered by
-//! then becomes a `Timeout` fact, so the report always comes out.
+//! Every AWS call goes through [`bounded::Bounded`], named by its
+//! [`Need`]: bounded by the run's deadline (what has not answered by then
+//! becomes a `Timeout` fact, so the report always comes out) and timed.
+//! Choosing the VPC and completing the client are pure: [`discover`].
 
 pub mod aws;
+pub mod bounded;
+pub mod discover;
 pub mod imds;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::VpcAttributeName;
-use tidbpe_checks::facts::{Client, Endpoint, Fact, Facts, Inputs, SgPeer, VpcChoice};
-use tidbpe_checks::{FactError, FactErrorKind};
+use tidbpe_checks::facts::{
+    Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
+    NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc,
+};
+use tidbpe_checks::Need;
 use tokio::time::Instant;
 
 use self::aws::Aws;
-
-/// Why gathering could not even choose what to inspect.
-#[derive(Debug, thiserror::Error)]
-pub enum GatherError {
-    #[error("--vpc-id is required: {0}")]
-    NoVpc(String),
-}
-
-/// Runs calls against the deadline and records how long each took.
-struct Bounded {
-    deadline: Instant,
-    timings: Arc<Mutex<BTreeMap<String, u64>>>,
-}
-
-impl Bounded {
-    async fn call<T>(&self, action: &str, fut: impl Future<Output = Fact<T>>) -> Fact<T> {
-        let start = Instant::now();
-        let result = match tokio::time::timeout_at(self.deadline, fut).await {
-            Ok(result) => result,
-            Err(_) => Err(FactError::new(
-                FactErrorKind::Timeout,
-                action,
-                "no answer before the deadline (--timeout)",
-            )),
-        };
-        let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if let Ok(mut t) = self.timings.lock() {
-            let slot = t.entry(action.to_string()).or_insert(0);
-            *slot = (*slot).max(ms);
-        }
-        result
-    }
-}
+use self::bounded::Bounded;
+pub use self::discover::GatherError;
+use self::discover::{choose_vpc, complete_client, keep_client_in_vpc};
 
 /// Gather every fact the catalog needs.
 pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Facts, GatherError> {
-    let b = Bounded {
-        deadline,
-        timings: Arc::default(),
-    };
+    let b = Bounded::new(deadline);
     let service_name = inputs.service_name.clone().unwrap_or_default();
 
     let region_facts = async {
         tokio::join!(
-            b.call("sts:GetCallerIdentity", aws.identity()),
-            b.call(
-                "ec2:DescribeVpcEndpointServices",
-                aws.service(&service_name)
-            ),
-            b.call("ec2:DescribeAvailabilityZones", aws.zones()),
+            b.call(Need::Identity, aws.identity()),
+            b.call(Need::Service, aws.service(&service_name)),
+            b.call(Need::Zones, aws.zones()),
         )
     };
     let vpc_facts = async {
@@ -99,10 +69,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                         Some(id) => ("vpc-endpoint-id", id.as_str()),
                         None => ("service-name", service_name.as_str()),
                     };
-                    Some(
-                        b.call("ec2:DescribeVpcEndpoints", aws.endpoints(filter, value))
-                            .await,
-                    )
+                    Some(b.call(Need::Endpoints, aws.endpoints(filter, value)).await)
                 };
                 let client_fut = client(&b, aws, &inputs);
                 tokio::pin!(listing, client_fut);
@@ -130,47 +97,12 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         }
     };
     let ((identity, service, zones), vpc_facts) = tokio::join!(region_facts, vpc_facts);
-    let (mut client, vpc_choice, round) = vpc_facts?;
+    let (client, vpc_choice, round) = vpc_facts?;
 
-    // A machine outside the VPC under test is not its client.
-    if let (Some(Ok(c)), Some(choice)) = (&client, &vpc_choice) {
-        if c.source == "imds" && c.vpc_id.as_deref() != Some(choice.vpc_id.as_str()) {
-            client = None;
-        }
-    }
-
-    // Fill in what the client's own source did not say.
+    let mut client = keep_client_in_vpc(client, vpc_choice.as_ref());
     if let Some(Ok(c)) = &mut client {
-        if let Some(Ok(subnets)) = &round.subnets {
-            if c.subnet_id.is_none() {
-                if let Some(ip) = c.private_ip {
-                    c.subnet_id = subnets
-                        .iter()
-                        .find(|s| s.cidr_block.is_some_and(|n| n.contains(&ip)))
-                        .map(|s| s.subnet_id.clone());
-                }
-            }
-            if let Some(s) = subnets
-                .iter()
-                .find(|s| Some(&s.subnet_id) == c.subnet_id.as_ref())
-            {
-                c.az_id.get_or_insert_with(|| s.az_id.clone());
-                c.availability_zone
-                    .get_or_insert_with(|| s.availability_zone.clone());
-                c.vpc_id.get_or_insert_with(|| s.vpc_id.clone());
-            }
-        }
-        if c.az_id.is_none() {
-            if let (Some(name), Ok(zones)) = (&c.availability_zone, &zones) {
-                c.az_id = zones
-                    .iter()
-                    .find(|z| &z.zone_name == name)
-                    .map(|z| z.zone_id.clone());
-            }
-        }
+        complete_client(c, round.subnets.as_ref(), &zones);
     }
-
-    let timings = b.timings.lock().map(|t| t.clone()).unwrap_or_default();
     Ok(Facts {
         inputs,
         identity: Some(identity),
@@ -189,109 +121,41 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         security_groups: round.security_groups,
         prefix_lists: round.prefix_lists,
         network_acls: round.network_acls,
-        timings_ms: timings,
+        timings_ms: b.timings(),
     })
-}
-
-/// The VPC under test, and where it came from.
-fn choose_vpc(
-    inputs: &Inputs,
-    client: Option<&Fact<Client>>,
-    found: Option<&Fact<Vec<Endpoint>>>,
-) -> Result<Option<VpcChoice>, GatherError> {
-    let choice = |vpc_id: &str, source: &str| {
-        Ok(Some(VpcChoice {
-            vpc_id: vpc_id.to_string(),
-            source: source.to_string(),
-        }))
-    };
-    if let Some(vpc) = &inputs.vpc_id {
-        return choice(vpc, "flag");
-    }
-    if let Some(Ok(Client {
-        vpc_id: Some(vpc),
-        source,
-        ..
-    })) = client
-    {
-        if source == "imds" || source == "instance-id" {
-            return choice(vpc, if source == "imds" { "imds" } else { "instance" });
-        }
-    }
-    if let Some(Err(_)) = client {
-        // --instance-id could not be read: its error is reported by the
-        // checks that need the client; the VPC checks say what to pass.
-        return Ok(None);
-    }
-    match found {
-        Some(Ok(endpoints)) => {
-            if let Some(id) = &inputs.endpoint_id {
-                return match endpoints.iter().find(|e| &e.endpoint_id == id) {
-                    Some(e) => choice(&e.vpc_id, "endpoint"),
-                    None => Err(GatherError::NoVpc(format!(
-                        "{id} was not found in {}",
-                        inputs.region
-                    ))),
-                };
-            }
-            // Endpoints on their way out do not make a VPC ambiguous.
-            let live: Vec<&Endpoint> = endpoints
-                .iter()
-                .filter(|e| !tidbpe_checks::is_gone(&e.state))
-                .collect();
-            let vpcs: BTreeSet<&str> = live.iter().map(|e| e.vpc_id.as_str()).collect();
-            match vpcs.len() {
-                1 => choice(live[0].vpc_id.as_str(), "unique-endpoint"),
-                0 => Err(GatherError::NoVpc(format!(
-                    "not running on an EC2 instance, and no endpoint for the service exists in {} to find the VPC by",
-                    inputs.region
-                ))),
-                _ => Err(GatherError::NoVpc(format!(
-                    "not running on an EC2 instance, and {} endpoints for the service exist in {} (VPCs {})",
-                    live.len(),
-                    inputs.region,
-                    vpcs.into_iter().collect::<Vec<_>>().join(", ")
-                ))),
-            }
-        }
-        // The listing failed (denied, unreachable, deadline): report what
-        // could be seen rather than refuse; the VPC checks say what to pass.
-        Some(Err(_)) => Ok(None),
-        None => Ok(None),
-    }
 }
 
 /// The facts of one VPC.
 #[derive(Default)]
 struct VpcRound {
-    vpc: Option<Fact<tidbpe_checks::facts::Vpc>>,
+    vpc: Option<Fact<Vpc>>,
     dns_support: Option<Fact<bool>>,
     dns_hostnames: Option<Fact<bool>>,
-    dhcp_options: Option<Fact<Option<tidbpe_checks::facts::DhcpOptions>>>,
-    hosted_zones: Option<Fact<Vec<tidbpe_checks::facts::HostedZone>>>,
+    dhcp_options: Option<Fact<Option<DhcpOptions>>>,
+    hosted_zones: Option<Fact<Vec<HostedZone>>>,
     endpoints: Option<Fact<Vec<Endpoint>>>,
-    subnets: Option<Fact<Vec<tidbpe_checks::facts::Subnet>>>,
-    endpoint_interfaces: Option<Fact<Vec<tidbpe_checks::facts::NetworkInterface>>>,
-    security_groups: Option<Fact<Vec<tidbpe_checks::facts::SecurityGroup>>>,
-    prefix_lists: Option<Fact<Vec<tidbpe_checks::facts::PrefixList>>>,
-    network_acls: Option<Fact<Vec<tidbpe_checks::facts::NetworkAcl>>>,
+    subnets: Option<Fact<Vec<Subnet>>>,
+    endpoint_interfaces: Option<Fact<Vec<NetworkInterface>>>,
+    security_groups: Option<Fact<Vec<SecurityGroup>>>,
+    prefix_lists: Option<Fact<Vec<PrefixList>>>,
+    network_acls: Option<Fact<Vec<NetworkAcl>>>,
 }
 
 /// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
 async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>> {
     if let Some(ip) = inputs.client_ip {
         return Some(Ok(Client {
-            source: "client-ip".into(),
+            source: ClientSource::ClientIp,
             private_ip: Some(ip),
             ..Client::default()
         }));
     }
     if let Some(id) = &inputs.instance_id {
-        return Some(b.call("ec2:DescribeInstances", aws.instance(id)).await);
+        return Some(b.call(Need::Instance, aws.instance(id)).await);
     }
     // IMDS is local: a tight bound of its own, inside the deadline.
     let bound = Instant::now() + Duration::from_millis(1000);
-    tokio::time::timeout_at(bound.min(b.deadline), imds::discover())
+    tokio::time::timeout_at(bound.min(b.deadline()), imds::discover())
         .await
         .ok()
         .flatten()
@@ -309,13 +173,10 @@ async fn vpc_round(
 ) -> VpcRound {
     // Each chain starts its second call as soon as its first one answers.
     let vpc_chain = async {
-        let vpc = b.call("ec2:DescribeVpcs", aws.vpc(vpc_id)).await;
+        let vpc = b.call(Need::Vpc, aws.vpc(vpc_id)).await;
         let dhcp = match &vpc {
             Ok(v) => match &v.dhcp_options_id {
-                Some(id) => {
-                    b.call("ec2:DescribeDhcpOptions", aws.dhcp_options(id))
-                        .await
-                }
+                Some(id) => b.call(Need::DhcpOptions, aws.dhcp_options(id)).await,
                 None => Ok(None),
             },
             Err(e) => Err(e.clone()),
@@ -326,7 +187,7 @@ async fn vpc_round(
         let endpoints = match listed {
             Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
             None => {
-                b.call("ec2:DescribeVpcEndpoints", aws.endpoints("vpc-id", vpc_id))
+                b.call(Need::Endpoints, aws.endpoints("vpc-id", vpc_id))
                     .await
             }
         };
@@ -340,11 +201,8 @@ async fn vpc_round(
                     .flat_map(|e| e.network_interface_ids.iter().cloned())
                     .collect();
                 Some(
-                    b.call(
-                        "ec2:DescribeNetworkInterfaces",
-                        aws.network_interfaces(&ids),
-                    )
-                    .await,
+                    b.call(Need::NetworkInterfaces, aws.network_interfaces(&ids))
+                        .await,
                 )
             }
             Err(_) => None,
@@ -353,7 +211,7 @@ async fn vpc_round(
     };
     let group_chain = async {
         let groups = b
-            .call("ec2:DescribeSecurityGroups", aws.security_groups(vpc_id))
+            .call(Need::SecurityGroups, aws.security_groups(vpc_id))
             .await;
         let ids: BTreeSet<String> = groups
             .as_ref()
@@ -369,7 +227,7 @@ async fn vpc_round(
             .unwrap_or_default();
         let lists = futures::future::join_all(
             ids.iter()
-                .map(|id| b.call("ec2:GetManagedPrefixListEntries", aws.prefix_list(id))),
+                .map(|id| b.call(Need::PrefixLists, aws.prefix_list(id))),
         )
         .await;
         (groups, lists.into_iter().collect::<Result<Vec<_>, _>>())
@@ -388,16 +246,16 @@ async fn vpc_round(
         endpoint_chain,
         group_chain,
         b.call(
-            "ec2:DescribeVpcAttribute",
+            Need::VpcAttributes,
             aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsSupport)
         ),
         b.call(
-            "ec2:DescribeVpcAttribute",
+            Need::VpcAttributes,
             aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsHostnames)
         ),
-        b.call("route53:ListHostedZonesByVPC", aws.hosted_zones(vpc_id)),
-        b.call("ec2:DescribeSubnets", aws.subnets(vpc_id)),
-        b.call("ec2:DescribeNetworkAcls", aws.network_acls(vpc_id)),
+        b.call(Need::HostedZones, aws.hosted_zones(vpc_id)),
+        b.call(Need::Subnets, aws.subnets(vpc_id)),
+        b.call(Need::NetworkAcls, aws.network_acls(vpc_id)),
     );
 
     VpcRound {
@@ -412,5 +270,66 @@ async fn vpc_round(
         security_groups: Some(groups),
         prefix_lists: Some(prefix_lists),
         network_acls: Some(acls),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    use tidbpe_checks::{Need, CATALOG};
+
+    /// Every `.rs` file under `dir`.
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir)
+            .expect("src/gather is readable")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Every call gather makes belongs to a `Need` some check declares, and
+    /// every declared `Need` is gathered. Each AWS call goes through
+    /// `Bounded::call(Need::…, …)` and names its `Need` in its errors, so
+    /// the needs gather's sources name are the calls it makes: a call added
+    /// without a check that needs it, or a need declared without its call,
+    /// fails here.
+    #[test]
+    fn gather_calls_exactly_the_needs_the_catalog_declares() {
+        let mut files = Vec::new();
+        sources(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gather"),
+            &mut files,
+        );
+        let text: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("a gather source"))
+            .collect();
+        let by_name = |name: &str| Need::ALL.iter().copied().find(|n| format!("{n:?}") == name);
+        let named: BTreeSet<Need> = text
+            .split("Need::")
+            .skip(1)
+            .filter_map(|rest| {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                by_name(&name)
+            })
+            .collect();
+        let declared: BTreeSet<Need> = CATALOG.iter().flat_map(|c| c.needs).copied().collect();
+        let not_declared: Vec<_> = named.difference(&declared).collect();
+        let not_gathered: Vec<_> = declared.difference(&named).collect();
+        assert!(
+            not_declared.is_empty() && not_gathered.is_empty(),
+            "gather calls {not_declared:?} that no check needs; checks need {not_gathered:?} that gather never calls"
+        );
     }
 }

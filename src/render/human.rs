@@ -300,7 +300,11 @@ fn context_line(report: &Report) -> String {
     }
     parts.push(c.region.clone());
     match &c.vpc {
-        Some(v) => parts.push(format!("{} (from {})", v.vpc_id, vpc_source(&v.source))),
+        Some(v) => parts.push(format!(
+            "{} (from {})",
+            v.vpc_id,
+            vpc_source(v.source.as_str())
+        )),
         None => parts.push("no VPC".into()),
     }
     if let Some(e) = &c.endpoint_id {

@@ -1,84 +1,17 @@
-//! The endpoint service and the VPC's interface endpoint for it: SVC001
-//! endpoint-service, EP001 endpoint-exists (with the pre-flight create
-//! command), EP002 endpoint-state, EP003 endpoint-private-dns, EP004
-//! private-dns-conflict.
+//! The VPC's interface endpoint for the service: EP001 endpoint-exists
+//! (with the pre-flight create command), EP002 endpoint-state, EP003
+//! endpoint-private-dns, EP004 private-dns-conflict.
 
+use crate::check::{explain, Check, Fix, Judged, Need, Outcome};
+use crate::commands::{
+    create_vpc_endpoint, delete_vpc_endpoints, describe_vpc_endpoint_state,
+    describe_vpc_endpoints_in, enable_private_dns,
+};
 use crate::facts::Facts;
-use crate::support::{
-    az_label, best_endpoint, create_endpoint_command, fact, is_gone, join, main_endpoint, ok,
-    region_flag, service_az_ids, service_endpoints, subnet, target_az_ids, vpc_id, NO_VPC,
+use crate::read::{
+    best_endpoint, fact, group_admitting_client, join, main_endpoint, ok, service_endpoints,
+    subnet, target_az_ids, vpc_id, NO_VPC,
 };
-use crate::{explain, Check, Fix, Judged, Need, Outcome};
-
-pub(crate) const ENDPOINT_SERVICE: Check = Check {
-    id: "SVC001",
-    slug: "endpoint-service",
-    title: "The endpoint service exists in the region",
-    needs: &[Need::Service, Need::Zones],
-    explain: explain!("SVC001"),
-    judge: Some(endpoint_service),
-};
-
-fn endpoint_service(facts: &Facts) -> Judged {
-    let Some(name) = &facts.inputs.service_name else {
-        return Ok(Outcome::skip("no --service-name given"));
-    };
-    let region = &facts.inputs.region;
-    match fact(&facts.service, "the endpoint service was not looked up")? {
-        None => Ok(Outcome::fail(format!("no endpoint service named {name} is visible in {region}"))
-            .with("service_name", name)
-            .with("region", region)
-            .with_fix(Fix {
-                text: "Copy the Service Name again from the TiDB Cloud console (cluster overview, Connect, Connection Type \"Private\"); it must belong to the region you inspect. Check what AWS sees:".into(),
-                commands: vec![format!(
-                    "aws ec2 describe-vpc-endpoint-services --service-names {name} {}",
-                    region_flag(facts)
-                )],
-            })),
-        Some(svc) => {
-            let az_ids = target_az_ids(facts).unwrap_or_default();
-            let zones = ok(&facts.zones);
-            let labels: Vec<String> = match zones {
-                Some(zones) => az_ids.iter().map(|id| az_label(zones, id)).collect(),
-                None => svc.availability_zones.clone(),
-            };
-            // --az-id should repeat what the console shows; a mismatch means
-            // a wrong copy (or an AZ name taken for an ID somewhere).
-            let service_az_ids = zones.map(|z| service_az_ids(svc, z)).unwrap_or_default();
-            let stray: Vec<String> = facts
-                .inputs
-                .az_ids
-                .iter()
-                .filter(|id| !service_az_ids.is_empty() && !service_az_ids.contains(id))
-                .cloned()
-                .collect();
-            let outcome = if stray.is_empty() {
-                Outcome::pass(format!(
-                    "{name} exists in {region} ({}, in {})",
-                    svc.service_type.join("/"),
-                    join(&labels)
-                ))
-            } else {
-                Outcome::warn(format!(
-                    "{name} exists in {region}, but it is offered in {}, not in --az-id {}",
-                    join(&service_az_ids),
-                    join(&stray)
-                ))
-                .with_fix(Fix {
-                    text: "Copy the Availability Zone ID again from the TiDB Cloud console; the doctor judges AZs against the IDs you give.".into(),
-                    commands: vec![],
-                })
-            };
-            Ok(outcome
-            .with("service_name", name)
-            .with("service_id", &svc.service_id)
-            .with("service_type", &svc.service_type)
-            .with("availability_zones", &svc.availability_zones)
-            .with("az_ids", az_ids)
-            .with("private_dns_names", &svc.private_dns_names))
-        }
-    }
-}
 
 pub(crate) const ENDPOINT_EXISTS: Check = Check {
     id: "EP001",
@@ -118,10 +51,7 @@ fn endpoint_exists(facts: &Facts) -> Judged {
                 .with("vpc_id", vpc)
                 .with_fix(Fix {
                     text: "Check the endpoint ID and the VPC; list the VPC's endpoints:".into(),
-                    commands: vec![format!(
-                        "aws ec2 describe-vpc-endpoints --filters Name=vpc-id,Values={vpc} {}",
-                        region_flag(facts)
-                    )],
+                    commands: vec![describe_vpc_endpoints_in(facts, vpc)],
                 }));
         }
     }
@@ -183,7 +113,7 @@ fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
             join(&az_ids)
         ));
     }
-    let group = crate::network::group_admitting_client(facts);
+    let group = group_admitting_client(facts);
     if group.is_none() {
         notes.push(format!(
             "No security group in {vpc} allows TCP {} from the client yet: create one (aws ec2 create-security-group, then authorize-security-group-ingress --protocol tcp --port {}) and add --security-group-ids.",
@@ -191,7 +121,7 @@ fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
         ));
     }
     let groups: Vec<&str> = group.iter().map(String::as_str).collect();
-    let command = create_endpoint_command(facts, vpc, service_name, &chosen, &groups);
+    let command = create_vpc_endpoint(facts, vpc, service_name, &chosen, &groups);
     let mut text = format!(
         "Create the interface endpoint (pre-flight: this is the command for {vpc}, with subnets only in the service's AZ IDs {}).",
         join(&az_ids)
@@ -253,24 +183,18 @@ fn state_advice(state: &str) -> (&'static str, &'static str) {
 fn endpoint_state(facts: &Facts) -> Judged {
     let ep = main_endpoint(facts)?;
     let id = &ep.endpoint_id;
-    if ep.state.eq_ignore_ascii_case("available") {
+    if ep.is_available() {
         return Ok(Outcome::pass(format!("{id} is available")).with("state", &ep.state));
     }
     let (meaning, todo) = state_advice(&ep.state);
-    let mut commands = vec![format!(
-        "aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {id} --query 'VpcEndpoints[].State' {}",
-        region_flag(facts)
-    )];
-    if is_gone(&ep.state) && !ep.state.eq_ignore_ascii_case("deleting") {
+    let mut commands = vec![describe_vpc_endpoint_state(facts, id)];
+    if ep.is_gone() && !ep.state.eq_ignore_ascii_case("deleting") {
         if !ep.state.eq_ignore_ascii_case("deleted") {
-            commands.push(format!(
-                "aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {id} {}",
-                region_flag(facts)
-            ));
+            commands.push(delete_vpc_endpoints(facts, &[id]));
         }
         let subnets: Vec<&str> = ep.subnet_ids.iter().map(String::as_str).collect();
         let groups: Vec<&str> = ep.security_group_ids.iter().map(String::as_str).collect();
-        commands.push(create_endpoint_command(
+        commands.push(create_vpc_endpoint(
             facts,
             &ep.vpc_id,
             &ep.service_name,
@@ -306,10 +230,7 @@ fn endpoint_private_dns(facts: &Facts) -> Judged {
                 "Enable private DNS on the endpoint (\"Enable DNS name\" in the console), so {} resolves to its private IPs. The VPC needs DNS resolution and DNS hostnames on first (VPC001, VPC002).",
                 facts.inputs.host
             ),
-            commands: vec![format!(
-                "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} --private-dns-enabled {}",
-                region_flag(facts)
-            )],
+            commands: vec![enable_private_dns(facts, id)],
         })
     };
     Ok(outcome
@@ -330,7 +251,7 @@ fn private_dns_conflict(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
     let live: Vec<_> = service_endpoints(facts)?
         .into_iter()
-        .filter(|e| !is_gone(&e.state))
+        .filter(|e| !e.is_gone())
         .collect();
     match live.as_slice() {
         [] => Ok(Outcome::skip(
@@ -373,54 +294,79 @@ fn private_dns_conflict(facts: &Facts) -> Judged {
                     "One endpoint per VPC serves every TiDB Cloud Serverless cluster of the region. Keep {} and delete the redundant one(s); creating another endpoint with private DNS fails with \"private-dns-enabled cannot be set because there is already a conflicting DNS domain\".",
                     keep.endpoint_id
                 ),
-                commands: vec![format!(
-                    "aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {} {}",
-                    extra.join(" "),
-                    region_flag(facts)
-                )],
+                commands: vec![delete_vpc_endpoints(facts, &extra)],
             }))
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::facts::{Endpoint, FactError, FactErrorKind};
-    use crate::support::fixtures::world as facts;
-    use crate::Status;
+    use crate::check::Status;
+    use crate::facts::Endpoint;
+    use crate::testing::{
+        assert_fail_cases, denied, endpoint_mut, healthy, world as facts, FailCase, ENDPOINT,
+    };
 
     fn endpoint(id: &str, state: &str, private_dns: bool) -> Endpoint {
-        crate::support::fixtures::endpoint(id, state, private_dns, &["subnet-00000001"])
+        crate::testing::endpoint(id, state, private_dns, &["subnet-00000001"])
+    }
+
+    /// Changes to the healthy world that make an EP check fail.
+    pub(crate) const FAIL_CASES: &[FailCase] = &[
+        FailCase {
+            id: "EP001",
+            name: "no endpoint (pre-flight)",
+            expect: Status::Fail,
+            mutate: |f| f.endpoints = Some(Ok(vec![])),
+        },
+        FailCase {
+            id: "EP001",
+            name: "--endpoint-id not in the VPC",
+            expect: Status::Fail,
+            mutate: |f| f.inputs.endpoint_id = Some("vpce-0000000f".into()),
+        },
+        FailCase {
+            id: "EP002",
+            name: "pendingAcceptance",
+            expect: Status::Fail,
+            mutate: |f| endpoint_mut(f).state = "pendingAcceptance".into(),
+        },
+        FailCase {
+            id: "EP002",
+            name: "rejected",
+            expect: Status::Fail,
+            mutate: |f| endpoint_mut(f).state = "rejected".into(),
+        },
+        FailCase {
+            id: "EP003",
+            name: "private DNS off",
+            expect: Status::Fail,
+            mutate: |f| endpoint_mut(f).private_dns_enabled = false,
+        },
+        FailCase {
+            id: "EP004",
+            name: "a second live endpoint for the service",
+            expect: Status::Fail,
+            mutate: |f| {
+                if let Some(Ok(eps)) = &mut f.endpoints {
+                    let mut second = eps[0].clone();
+                    second.endpoint_id = "vpce-00000002".into();
+                    second.private_dns_enabled = false;
+                    eps.push(second);
+                }
+            },
+        },
+    ];
+
+    #[test]
+    fn ep_fail_cases_fail() {
+        assert_fail_cases(FAIL_CASES);
     }
 
     #[test]
-    fn service_lookup() {
-        let mut f = facts(vec![]);
-        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Pass);
-        f.inputs.az_ids = vec!["use1-az1".into()];
-        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Pass);
-        f.inputs.az_ids = vec!["use1-az6".into()];
-        let stray = ENDPOINT_SERVICE.run(&f);
-        assert_eq!(stray.status, Status::Warn);
-        assert!(
-            stray.summary.contains("not in --az-id use1-az6"),
-            "{}",
-            stray.summary
-        );
-        f.inputs.az_ids = vec![];
-        f.service = Some(Ok(None));
-        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Fail);
-        f.service = Some(Err(FactError::new(
-            FactErrorKind::AccessDenied,
-            "ec2:DescribeVpcEndpointServices",
-            "no",
-        )));
-        assert_eq!(ENDPOINT_SERVICE.run(&f).status, Status::Unknown);
-    }
-
-    #[test]
-    fn preflight_command_uses_only_supported_azs() {
+    fn ep001_preflight_command_uses_only_supported_azs() {
         let f = facts(vec![]);
         let finding = ENDPOINT_EXISTS.run(&f);
         assert_eq!(finding.status, Status::Fail);
@@ -441,9 +387,23 @@ mod tests {
         }
     }
 
+    /// Pre-flight in the healthy world: the client's own group admits it,
+    /// so the command names that group and puts the client's AZ first.
     #[test]
-    fn states() {
-        let f = facts(vec![endpoint("vpce-00000001", "available", true)]);
+    fn ep001_preflight_names_a_group_that_admits_the_client() {
+        let mut f = healthy();
+        f.endpoints = Some(Ok(vec![]));
+        let finding = ENDPOINT_EXISTS.run(&f);
+        let cmd = &finding.fix.unwrap().commands[0];
+        assert!(
+            cmd.contains("--subnet-ids subnet-0000000d subnet-0000000c --security-group-ids sg-0000000e --private-dns-enabled"),
+            "{cmd}"
+        );
+    }
+
+    #[test]
+    fn ep001_ep002_states() {
+        let f = facts(vec![endpoint(ENDPOINT, "available", true)]);
         assert_eq!(ENDPOINT_EXISTS.run(&f).status, Status::Pass);
         assert_eq!(ENDPOINT_STATE.run(&f).status, Status::Pass);
         for state in [
@@ -455,24 +415,32 @@ mod tests {
             "deleted",
             "expired",
         ] {
-            let f = facts(vec![endpoint("vpce-00000001", &state.to_lowercase(), true)]);
+            let f = facts(vec![endpoint(ENDPOINT, &state.to_lowercase(), true)]);
             let finding = ENDPOINT_STATE.run(&f);
             assert_eq!(finding.status, Status::Fail, "{state}");
             assert!(!finding.fix.unwrap().text.is_empty());
         }
         let mut f = facts(vec![]);
-        f.endpoints = Some(Err(FactError::new(
-            FactErrorKind::AccessDenied,
-            "ec2:DescribeVpcEndpoints",
-            "no",
-        )));
+        f.endpoints = Some(Err(denied(Need::Endpoints)));
         assert_eq!(ENDPOINT_STATE.run(&f).status, Status::Unknown);
         assert_eq!(ENDPOINT_EXISTS.run(&f).status, Status::Unknown);
     }
 
     #[test]
-    fn private_dns_and_conflicts() {
-        let f = facts(vec![endpoint("vpce-00000001", "available", false)]);
+    fn ep002_a_gone_endpoint_gets_delete_and_create_commands() {
+        let f = facts(vec![endpoint(ENDPOINT, "rejected", true)]);
+        let commands = ENDPOINT_STATE.run(&f).fix.unwrap().commands;
+        assert_eq!(commands.len(), 3, "{commands:?}");
+        assert!(commands[1]
+            .starts_with("aws ec2 delete-vpc-endpoints --vpc-endpoint-ids vpce-00000001 "));
+        assert!(commands[2].starts_with("aws ec2 create-vpc-endpoint --vpc-id vpc-0a1b2c3d "));
+        let f = facts(vec![endpoint(ENDPOINT, "deleted", true)]);
+        assert_eq!(ENDPOINT_STATE.run(&f).fix.unwrap().commands.len(), 2);
+    }
+
+    #[test]
+    fn ep003_ep004_private_dns_and_conflicts() {
+        let f = facts(vec![endpoint(ENDPOINT, "available", false)]);
         let finding = ENDPOINT_PRIVATE_DNS.run(&f);
         assert_eq!(finding.status, Status::Fail);
         assert!(finding.fix.unwrap().commands[0]
@@ -481,7 +449,7 @@ mod tests {
 
         let f = facts(vec![
             endpoint("vpce-00000002", "available", false),
-            endpoint("vpce-00000001", "available", true),
+            endpoint(ENDPOINT, "available", true),
         ]);
         assert_eq!(
             ENDPOINT_PRIVATE_DNS.run(&f).status,

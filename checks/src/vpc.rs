@@ -5,9 +5,12 @@
 
 use std::net::IpAddr;
 
+use crate::check::{explain, Check, Fix, Judged, Need, Outcome};
+use crate::commands::{
+    describe_vpc_attribute, disassociate_vpc_from_hosted_zone, modify_vpc_attribute,
+};
 use crate::facts::{Fact, Facts};
-use crate::support::{fact, join, region_flag, vpc_id, NO_VPC};
-use crate::{explain, Check, Fix, Judged, Need, Outcome};
+use crate::read::{fact, join, vpc_id, NO_VPC};
 
 pub(crate) const VPC_DNS_SUPPORT: Check = Check {
     id: "VPC001",
@@ -52,14 +55,8 @@ fn vpc_attribute(facts: &Facts, value: &Option<Fact<bool>>, attribute: &str, fla
                 "Turn {attribute} on (both DNS resolution and DNS hostnames must be on for the endpoint's private DNS name to resolve), then check it:"
             ),
             commands: vec![
-                format!(
-                    "aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag} '{{\"Value\":true}}' {}",
-                    region_flag(facts)
-                ),
-                format!(
-                    "aws ec2 describe-vpc-attribute --vpc-id {vpc} --attribute {attribute} {}",
-                    region_flag(facts)
-                ),
+                modify_vpc_attribute(facts, vpc, flag),
+                describe_vpc_attribute(facts, vpc, attribute),
             ],
         })
     };
@@ -163,13 +160,7 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
         let commands = shadowing
             .iter()
             .filter(|z| z.owning_service.is_none())
-            .map(|z| {
-                format!(
-                    "aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {} --vpc VPCRegion={},VPCId={vpc_id}",
-                    z.id.trim_start_matches("/hostedzone/"),
-                    facts.inputs.region
-                )
-            })
+            .map(|z| disassociate_vpc_from_hosted_zone(facts, &z.id, vpc_id))
             .collect();
         let owned: Vec<String> = shadowing
             .iter()
@@ -201,30 +192,71 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::facts::{DhcpOptions, FactError, FactErrorKind, HostedZone, Vpc};
-    use crate::Status;
+    use crate::check::Status;
+    use crate::facts::{DhcpOptions, HostedZone};
+    use crate::testing::{assert_fail_cases, denied, healthy, FailCase};
 
-    fn base() -> Facts {
-        Facts {
-            vpc: Some(Ok(Vpc {
-                vpc_id: "vpc-0a1b2c3d".into(),
-                cidr_blocks: vec!["10.0.0.0/16".parse().unwrap()],
-                dhcp_options_id: Some("dopt-1".into()),
-            })),
-            ..crate::support::fixtures::world(vec![])
+    fn zone(name: &str) -> HostedZone {
+        HostedZone {
+            id: "/hostedzone/Z1".into(),
+            name: name.into(),
+            owning_service: None,
         }
     }
 
-    fn denied(action: &str) -> FactError {
-        FactError::new(FactErrorKind::AccessDenied, action, "denied")
+    /// Changes to the healthy world that make a VPC check fail.
+    pub(crate) const FAIL_CASES: &[FailCase] = &[
+        FailCase {
+            id: "VPC001",
+            name: "DNS resolution off",
+            expect: Status::Fail,
+            mutate: |f| f.dns_support = Some(Ok(false)),
+        },
+        FailCase {
+            id: "VPC002",
+            name: "DNS hostnames off",
+            expect: Status::Fail,
+            mutate: |f| f.dns_hostnames = Some(Ok(false)),
+        },
+        FailCase {
+            id: "VPC003",
+            name: "custom DNS servers (a warning at worst)",
+            expect: Status::Warn,
+            mutate: |f| {
+                f.dhcp_options = Some(Ok(Some(DhcpOptions {
+                    dhcp_options_id: "dopt-00000001".into(),
+                    domain_name_servers: vec!["10.0.0.53".into()],
+                })))
+            },
+        },
+        FailCase {
+            id: "VPC004",
+            name: "a zone for tidbcloud.com",
+            expect: Status::Fail,
+            mutate: |f| f.hosted_zones = Some(Ok(vec![zone("tidbcloud.com.")])),
+        },
+        FailCase {
+            id: "VPC004",
+            name: "a zone named exactly the host",
+            expect: Status::Fail,
+            mutate: |f| {
+                f.hosted_zones = Some(Ok(vec![zone(
+                    "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com.",
+                )]))
+            },
+        },
+    ];
+
+    #[test]
+    fn vpc_fail_cases_fail() {
+        assert_fail_cases(FAIL_CASES);
     }
 
     #[test]
-    fn dns_attributes() {
-        let mut f = base();
-        f.dns_support = Some(Ok(true));
+    fn vpc001_vpc002_dns_attributes() {
+        let mut f = healthy();
         f.dns_hostnames = Some(Ok(false));
         assert_eq!(VPC_DNS_SUPPORT.run(&f).status, Status::Pass);
         let hostnames = VPC_DNS_HOSTNAMES.run(&f);
@@ -236,7 +268,7 @@ mod tests {
         let fix = hostnames.fix.unwrap();
         assert!(fix.commands[0]
             .contains("modify-vpc-attribute --vpc-id vpc-0a1b2c3d --enable-dns-hostnames"));
-        f.dns_support = Some(Err(denied("ec2:DescribeVpcAttribute")));
+        f.dns_support = Some(Err(denied(Need::VpcAttributes)));
         let support = VPC_DNS_SUPPORT.run(&f);
         assert_eq!(support.status, Status::Unknown);
         assert!(support.summary.contains("ec2:DescribeVpcAttribute"));
@@ -245,8 +277,8 @@ mod tests {
     }
 
     #[test]
-    fn dhcp_resolver() {
-        let mut f = base();
+    fn vpc003_dhcp_resolver() {
+        let mut f = healthy();
         f.dhcp_options = Some(Ok(None));
         assert_eq!(VPC_DHCP_RESOLVER.run(&f).status, Status::Pass);
         f.dhcp_options = Some(Ok(Some(DhcpOptions {
@@ -261,18 +293,13 @@ mod tests {
         let finding = VPC_DHCP_RESOLVER.run(&f);
         assert_eq!(finding.status, Status::Warn);
         assert!(finding.summary.contains("10.0.0.2"), "{}", finding.summary);
-        f.dhcp_options = Some(Err(denied("ec2:DescribeDhcpOptions")));
+        f.dhcp_options = Some(Err(denied(Need::DhcpOptions)));
         assert_eq!(VPC_DHCP_RESOLVER.run(&f).status, Status::Unknown);
     }
 
     #[test]
-    fn hosted_zones() {
-        let mut f = base();
-        let zone = |name: &str| HostedZone {
-            id: "/hostedzone/Z1".into(),
-            name: name.into(),
-            owning_service: None,
-        };
+    fn vpc004_hosted_zones() {
+        let mut f = healthy();
         f.hosted_zones = Some(Ok(vec![zone("example.internal.")]));
         assert_eq!(HOSTED_ZONE_SHADOW.run(&f).status, Status::Pass);
         for shadow in [
@@ -287,7 +314,7 @@ mod tests {
         }
         f.hosted_zones = Some(Ok(vec![zone("othertidbcloud.com.")]));
         assert_eq!(HOSTED_ZONE_SHADOW.run(&f).status, Status::Pass);
-        f.hosted_zones = Some(Err(denied("route53:ListHostedZonesByVPC")));
+        f.hosted_zones = Some(Err(denied(Need::HostedZones)));
         assert_eq!(HOSTED_ZONE_SHADOW.run(&f).status, Status::Unknown);
     }
 }

@@ -1,10 +1,10 @@
 //! INP001 target-host: is the target an AWS PrivateLink host of TiDB Cloud,
 //! in the same region as the service name and the region inspected?
 
-use crate::facts::Facts;
+use crate::check::{explain, Check, Fix, Judged, Outcome};
+use crate::facts::{Facts, Inputs};
 use crate::names::{host_kind, region_of_service_name, HostKind};
-use crate::support::join;
-use crate::{explain, Check, Fix, Judged, Outcome};
+use crate::read::join;
 
 pub(crate) const TARGET_HOST: Check = Check {
     id: "INP001",
@@ -88,7 +88,7 @@ fn target_host(facts: &Facts) -> Judged {
 }
 
 /// The doctor's command line again, with the host and region to use.
-fn rerun(inputs: &crate::facts::Inputs, host: &str, region: &str) -> String {
+fn rerun(inputs: &Inputs, host: &str, region: &str) -> String {
     let service = inputs
         .service_name
         .clone()
@@ -97,10 +97,51 @@ fn rerun(inputs: &crate::facts::Inputs, host: &str, region: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::facts::Inputs;
-    use crate::Status;
+    use crate::check::Status;
+    use crate::testing::{assert_fail_cases, FailCase, SVC};
+
+    /// Changes to the healthy world that make INP001 fail.
+    pub(crate) const FAIL_CASES: &[FailCase] = &[
+        FailCase {
+            id: "INP001",
+            name: "host in another region",
+            expect: Status::Fail,
+            mutate: |f| {
+                f.inputs.host = "gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com".into()
+            },
+        },
+        FailCase {
+            id: "INP001",
+            name: "inspected region differs",
+            expect: Status::Fail,
+            mutate: |f| f.inputs.region = "us-west-2".into(),
+        },
+        FailCase {
+            id: "INP001",
+            name: "GCP host",
+            expect: Status::Fail,
+            mutate: |f| f.inputs.host = "gateway01.us-central1.prod.gcp.tidbcloud.com".into(),
+        },
+        FailCase {
+            id: "INP001",
+            name: "public host",
+            expect: Status::Fail,
+            mutate: |f| f.inputs.host = "gateway01.us-east-1.prod.aws.tidbcloud.com".into(),
+        },
+        FailCase {
+            id: "INP001",
+            name: "unrelated host",
+            expect: Status::Fail,
+            mutate: |f| f.inputs.host = "db.example.com".into(),
+        },
+    ];
+
+    #[test]
+    fn inp001_fail_cases_fail() {
+        assert_fail_cases(FAIL_CASES);
+    }
 
     fn facts(host: &str, service: Option<&str>, region: &str) -> Facts {
         Facts {
@@ -119,10 +160,8 @@ mod tests {
         TARGET_HOST.run(f).status
     }
 
-    const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
-
     #[test]
-    fn same_region_passes() {
+    fn inp001_same_region_passes() {
         let f = facts(
             "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com",
             Some(SVC),
@@ -132,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn host_in_other_region_fails_as_cross_region() {
+    fn inp001_host_in_other_region_fails_as_cross_region() {
         let f = facts(
             "gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com",
             Some(SVC),
@@ -146,7 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn gcp_host_fails() {
+    fn inp001_gcp_host_fails() {
         let f = facts(
             "gateway01.us-central1.prod.gcp.tidbcloud.com",
             None,
@@ -160,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn public_host_fails_with_private_hint() {
+    fn inp001_public_host_fails_with_private_hint() {
         let f = facts(
             "gateway01.us-east-1.prod.aws.tidbcloud.com",
             None,
@@ -176,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn unrelated_host_fails() {
+    fn inp001_unrelated_host_fails() {
         let f = facts("db.example.com", None, "us-east-1");
         assert_eq!(status(&f), Status::Fail);
     }

@@ -2,12 +2,13 @@
 //! compared by AZ ID (`use1-az1`), never by name: names are shuffled per
 //! AWS account, IDs are the same everywhere.
 
+use crate::check::{explain, Check, Fix, Judged, Need, Outcome};
+use crate::commands::{create_subnet, modify_vpc_endpoint_subnets};
 use crate::facts::Facts;
-use crate::support::{
-    az_label, client_elsewhere, fact, join, main_endpoint, region_flag, subnet, target_az_ids,
-    vpc_id, NO_VPC,
+use crate::read::{
+    az_label, client_elsewhere, fact, join, main_endpoint, subnet, target_az_ids, vpc_id,
+    NO_CLIENT, NO_VPC, NO_ZONES,
 };
-use crate::{explain, Check, Fix, Judged, Need, Outcome};
 
 pub(crate) const ENDPOINT_AZ: Check = Check {
     id: "AZ001",
@@ -21,7 +22,7 @@ pub(crate) const ENDPOINT_AZ: Check = Check {
 fn endpoint_az(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
     let az_ids = target_az_ids(facts)?;
-    let zones = fact(&facts.zones, "availability zones were not looked up")?;
+    let zones = fact(&facts.zones, NO_ZONES)?;
     let subnets = fact(&facts.subnets, NO_VPC)?;
     let wanted: Vec<String> = az_ids.iter().map(|id| az_label(zones, id)).collect();
     let label = |id: &str| match subnet(subnets, id) {
@@ -50,10 +51,7 @@ fn endpoint_az(facts: &Facts) -> Judged {
                     commands: az_ids
                         .iter()
                         .take(1)
-                        .map(|az| format!(
-                            "aws ec2 create-subnet --vpc-id {vpc} --availability-zone-id {az} --cidr-block FREE_CIDR {}",
-                            region_flag(facts)
-                        ))
+                        .map(|az| create_subnet(facts, vpc, az))
                         .collect(),
                 })
             } else {
@@ -88,17 +86,8 @@ fn endpoint_az(facts: &Facts) -> Judged {
             .filter_map(|az| subnets.iter().find(|s| &s.az_id == az))
             .map(|s| s.subnet_id.as_str())
             .collect();
-        let mut command = format!(
-            "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} {}",
-            region_flag(facts)
-        );
-        if !replacements.is_empty() {
-            command.push_str(&format!(" --add-subnet-ids {}", replacements.join(" ")));
-        }
         let bad_ids: Vec<&str> = bad.iter().map(|s| s.as_str()).collect();
-        if !bad_ids.is_empty() {
-            command.push_str(&format!(" --remove-subnet-ids {}", bad_ids.join(" ")));
-        }
+        let command = modify_vpc_endpoint_subnets(facts, id, &replacements, &bad_ids);
         Outcome::fail(format!(
             "{id} has subnet(s) outside the service's AZ IDs {}: {}",
             join(&wanted),
@@ -127,9 +116,6 @@ pub(crate) const CLIENT_AZ: Check = Check {
     judge: Some(client_az),
 };
 
-pub(crate) const NO_CLIENT: &str =
-    "the client is unknown: run tidbpe on the client instance, or pass --instance-id";
-
 fn client_az(facts: &Facts) -> Judged {
     let client = fact(&facts.client, NO_CLIENT)?;
     client_elsewhere(facts)?;
@@ -140,7 +126,7 @@ fn client_az(facts: &Facts) -> Judged {
     };
     let endpoint = main_endpoint(facts)?;
     let subnets = fact(&facts.subnets, NO_VPC)?;
-    let zones = fact(&facts.zones, "availability zones were not looked up")?;
+    let zones = fact(&facts.zones, NO_ZONES)?;
     let mut endpoint_azs: Vec<String> = endpoint
         .subnet_ids
         .iter()
@@ -168,11 +154,11 @@ fn client_az(facts: &Facts) -> Judged {
                 text:
                     "Add a subnet in the client's AZ to the endpoint, so traffic stays in the zone:"
                         .into(),
-                commands: vec![format!(
-                    "aws ec2 modify-vpc-endpoint --vpc-endpoint-id {} --add-subnet-ids {} {}",
-                    endpoint.endpoint_id,
-                    same_az_subnet.unwrap_or_else(|| "SUBNET_ID".to_string()),
-                    region_flag(facts)
+                commands: vec![modify_vpc_endpoint_subnets(
+                    facts,
+                    &endpoint.endpoint_id,
+                    &[same_az_subnet.as_deref().unwrap_or("SUBNET_ID")],
+                    &[],
                 )],
             }
         } else {
@@ -199,11 +185,38 @@ fn client_az(facts: &Facts) -> Judged {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::facts::Client;
-    use crate::support::fixtures::{endpoint, world};
-    use crate::Status;
+    use crate::check::Status;
+    use crate::facts::{Client, ClientSource};
+    use crate::testing::{assert_fail_cases, client_mut, endpoint, endpoint_mut, world, FailCase};
+
+    /// Changes to the healthy world that make an AZ check fail (AZ002 warns at worst).
+    pub(crate) const FAIL_CASES: &[FailCase] = &[
+        FailCase {
+            id: "AZ001",
+            name: "endpoint in an AZ the service does not offer",
+            expect: Status::Fail,
+            mutate: |f| endpoint_mut(f).subnet_ids = vec!["subnet-0000000a".into()],
+        },
+        FailCase {
+            id: "AZ001",
+            name: "--az-id the endpoint does not cover",
+            expect: Status::Fail,
+            mutate: |f| f.inputs.az_ids = vec!["use1-az6".into()],
+        },
+        FailCase {
+            id: "AZ002",
+            name: "client in an AZ without an endpoint interface",
+            expect: Status::Warn,
+            mutate: |f| client_mut(f).az_id = Some("use1-az2".into()),
+        },
+    ];
+
+    #[test]
+    fn az_fail_cases_fail() {
+        assert_fail_cases(FAIL_CASES);
+    }
 
     fn facts(endpoint_subnets: &[&str], client_az: Option<&str>) -> Facts {
         let endpoints = match endpoint_subnets {
@@ -213,7 +226,7 @@ mod tests {
         Facts {
             client: client_az.map(|az| {
                 Ok(Client {
-                    source: "imds".into(),
+                    source: ClientSource::Imds,
                     az_id: Some(az.into()),
                     ..Client::default()
                 })
@@ -223,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_azs_by_id() {
+    fn az001_endpoint_azs_by_id() {
         assert_eq!(
             ENDPOINT_AZ
                 .run(&facts(&["subnet-0000000b", "subnet-0000000c"], None))
@@ -237,7 +250,11 @@ mod tests {
             "{}",
             wrong.summary
         );
-        assert!(wrong.fix.unwrap().commands[0].contains("--remove-subnet-ids subnet-0000000a"));
+        let command = &wrong.fix.unwrap().commands[0];
+        assert!(
+            command.contains("--add-subnet-ids subnet-0000000b subnet-0000000c --remove-subnet-ids subnet-0000000a"),
+            "{command}"
+        );
         let preflight = ENDPOINT_AZ.run(&facts(&[], None));
         assert_eq!(preflight.status, Status::Pass);
         assert!(
@@ -247,19 +264,18 @@ mod tests {
     }
 
     #[test]
-    fn client_azs() {
+    fn az002_client_azs() {
         assert_eq!(
             CLIENT_AZ
                 .run(&facts(&["subnet-0000000b"], Some("use1-az1")))
                 .status,
             Status::Pass
         );
-        assert_eq!(
-            CLIENT_AZ
-                .run(&facts(&["subnet-0000000c"], Some("use1-az1")))
-                .status,
-            Status::Warn
-        );
+        let cross = CLIENT_AZ.run(&facts(&["subnet-0000000c"], Some("use1-az1")));
+        assert_eq!(cross.status, Status::Warn);
+        assert!(cross.fix.unwrap().commands[0].contains(
+            "modify-vpc-endpoint --vpc-endpoint-id vpce-00000001 --add-subnet-ids subnet-0000000b "
+        ));
         assert_eq!(
             CLIENT_AZ.run(&facts(&["subnet-0000000c"], None)).status,
             Status::Skip

@@ -1,0 +1,364 @@
+//! The vocabulary of a check: its verdict ([`Status`]), what it concluded
+//! ([`Outcome`], [`Fix`]), the facts it reads ([`Need`], one per AWS call),
+//! the catalog entry ([`Check`]) and the report's [`Finding`].
+//!
+//! A [`Need`] owns its call's name: gather bounds and times each call by its
+//! `Need`, the IAM policy and the "AWS calls" part of `tidbpe explain` come
+//! from it. No check logic lives here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::facts::{FactError, FactErrorKind, Facts};
+
+/// A check's verdict.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    /// Could not be checked (a missing permission, an API or network error).
+    Unknown,
+    /// Not applicable here, with the reason.
+    Skip,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Unknown => "unknown",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// How to repair what a finding reports: a sentence, then commands to paste.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Fix {
+    pub text: String,
+    #[serde(default)]
+    pub commands: Vec<String>,
+}
+
+/// What a check concluded, before the catalog adds its identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub summary: String,
+    pub evidence: BTreeMap<String, Value>,
+    pub fix: Option<Fix>,
+}
+
+impl Outcome {
+    fn new(status: Status, summary: impl Into<String>) -> Self {
+        Outcome {
+            status,
+            summary: summary.into(),
+            evidence: BTreeMap::new(),
+            fix: None,
+        }
+    }
+    pub fn pass(summary: impl Into<String>) -> Self {
+        Self::new(Status::Pass, summary)
+    }
+    pub fn fail(summary: impl Into<String>) -> Self {
+        Self::new(Status::Fail, summary)
+    }
+    pub fn warn(summary: impl Into<String>) -> Self {
+        Self::new(Status::Warn, summary)
+    }
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Self::new(Status::Skip, reason)
+    }
+    /// A fact could not be gathered: name the call and how to fix *that*.
+    pub fn unknown(err: &FactError) -> Self {
+        let summary = match err.kind {
+            FactErrorKind::AccessDenied => format!(
+                "could not check: {} was denied ({})",
+                err.action,
+                err.code.as_deref().unwrap_or("access denied")
+            ),
+            FactErrorKind::Timeout => {
+                format!(
+                    "could not check: {} did not answer before the deadline",
+                    err.action
+                )
+            }
+            _ => format!("could not check: {} failed: {}", err.action, err.message),
+        };
+        let fix = match err.kind {
+            FactErrorKind::AccessDenied => Fix {
+                text: format!(
+                    "Allow {} to the identity running tidbpe (`tidbpe iam-policy` prints the whole read-only policy), then run the doctor again.",
+                    err.action
+                ),
+                commands: vec!["tidbpe iam-policy".to_string()],
+            },
+            FactErrorKind::Credentials => Fix {
+                text: "Configure AWS credentials (environment, --profile, SSO or an instance role), then run again.".to_string(),
+                commands: vec![crate::commands::get_caller_identity()],
+            },
+            FactErrorKind::Timeout => Fix {
+                text: "Run again with a longer --timeout, or check the network path to the AWS API.".to_string(),
+                commands: vec![],
+            },
+            FactErrorKind::Network => Fix {
+                text: "Check that this machine reaches the AWS API (proxy settings, a VPC endpoint for EC2/STS, AWS_ENDPOINT_URL), then run the doctor again.".to_string(),
+                commands: vec![],
+            },
+            FactErrorKind::Api => Fix {
+                text: "AWS answered with the error above; correct what it names (an ID that does not exist, a wrong region), then run the doctor again.".to_string(),
+                commands: vec![],
+            },
+        };
+        Self::new(Status::Unknown, summary)
+            .with("error", serde_json::to_value(err).unwrap_or(Value::Null))
+            .with_fix(fix)
+    }
+    /// Add one piece of evidence.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.evidence.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+}
+
+/// Judging stops early with an outcome (`unknown`, `skip`) when a fact is missing.
+pub type Judged = Result<Outcome, Outcome>;
+
+/// One read-only AWS call the doctor makes, hence one fact group the checks
+/// read. Serialized as its IAM action (`ec2:DescribeVpcs`), the name timings
+/// and errors carry in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Need {
+    Identity,
+    Service,
+    Zones,
+    Instance,
+    Vpc,
+    VpcAttributes,
+    DhcpOptions,
+    HostedZones,
+    Endpoints,
+    Subnets,
+    NetworkInterfaces,
+    SecurityGroups,
+    PrefixLists,
+    NetworkAcls,
+}
+
+impl Need {
+    /// Every need, in declaration order.
+    pub const ALL: &'static [Need] = &[
+        Need::Identity,
+        Need::Service,
+        Need::Zones,
+        Need::Instance,
+        Need::Vpc,
+        Need::VpcAttributes,
+        Need::DhcpOptions,
+        Need::HostedZones,
+        Need::Endpoints,
+        Need::Subnets,
+        Need::NetworkInterfaces,
+        Need::SecurityGroups,
+        Need::PrefixLists,
+        Need::NetworkAcls,
+    ];
+
+    /// The call's name: the read-only IAM action that allows it.
+    pub fn action(self) -> &'static str {
+        match self {
+            Need::Identity => "sts:GetCallerIdentity",
+            Need::Service => "ec2:DescribeVpcEndpointServices",
+            Need::Zones => "ec2:DescribeAvailabilityZones",
+            Need::Instance => "ec2:DescribeInstances",
+            Need::Vpc => "ec2:DescribeVpcs",
+            Need::VpcAttributes => "ec2:DescribeVpcAttribute",
+            Need::DhcpOptions => "ec2:DescribeDhcpOptions",
+            Need::HostedZones => "route53:ListHostedZonesByVPC",
+            Need::Endpoints => "ec2:DescribeVpcEndpoints",
+            Need::Subnets => "ec2:DescribeSubnets",
+            Need::NetworkInterfaces => "ec2:DescribeNetworkInterfaces",
+            Need::SecurityGroups => "ec2:DescribeSecurityGroups",
+            Need::PrefixLists => "ec2:GetManagedPrefixListEntries",
+            Need::NetworkAcls => "ec2:DescribeNetworkAcls",
+        }
+    }
+
+    /// The need whose call is `action` (as a report names it).
+    pub fn from_action(action: &str) -> Option<Need> {
+        Need::ALL.iter().copied().find(|n| n.action() == action)
+    }
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.action())
+    }
+}
+
+impl Serialize for Need {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.action())
+    }
+}
+
+impl<'de> Deserialize<'de> for Need {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let action = String::deserialize(d)?;
+        Need::from_action(&action).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown AWS call {action}: expected an IAM action such as ec2:DescribeVpcs"
+            ))
+        })
+    }
+}
+
+/// One entry of the catalog.
+pub struct Check {
+    /// Permanent: support tickets cite it. Never renumber or reuse.
+    pub id: &'static str,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub needs: &'static [Need],
+    /// The prose of the `tidbpe explain` page (the calls are generated from
+    /// `needs`, see [`Check::explain_page`]).
+    pub explain: &'static str,
+    /// `None`: not implemented yet (reported as `skip`, never `pass`).
+    pub judge: Option<fn(&Facts) -> Judged>,
+}
+
+impl Check {
+    /// Judge the facts; deselected and unimplemented checks are `skip`.
+    pub fn run(&self, facts: &Facts) -> Finding {
+        let outcome = if let Some(reason) = facts.inputs.deselected.get(self.id) {
+            Outcome::skip(reason.clone())
+        } else {
+            match self.judge {
+                Some(judge) => judge(facts).unwrap_or_else(|early| early),
+                None => Outcome::skip("not implemented yet in this version of tidbpe"),
+            }
+        };
+        let duration_ms = self
+            .needs
+            .iter()
+            .filter_map(|n| facts.timings_ms.get(n))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        Finding {
+            id: self.id.to_string(),
+            slug: self.slug.to_string(),
+            title: self.title.to_string(),
+            status: outcome.status,
+            summary: outcome.summary,
+            evidence: outcome.evidence,
+            fix: outcome.fix,
+            duration_ms,
+        }
+    }
+
+    /// The whole `tidbpe explain` page: the prose, then the AWS calls the
+    /// check needs, generated from `needs` so the two cannot disagree.
+    pub fn explain_page(&self) -> String {
+        let calls: Vec<String> = self
+            .needs
+            .iter()
+            .map(|n| format!("`{}`", n.action()))
+            .collect();
+        let calls = if calls.is_empty() {
+            "None.".to_string()
+        } else {
+            format!("{}.", calls.join(", "))
+        };
+        format!("{}\n\n**AWS calls.** {calls}\n", self.explain.trim_end())
+    }
+}
+
+/// A check's result as the report carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub status: Status,
+    pub summary: String,
+    #[serde(default)]
+    pub evidence: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+    /// Time spent gathering the facts this check reads (the slowest call).
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+/// The prose of `checks/explain/<ID>.md`.
+macro_rules! explain {
+    ($id:literal) => {
+        include_str!(concat!("../explain/", $id, ".md"))
+    };
+}
+pub(crate) use explain;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ALL` lists every variant once: a new variant missing from it would
+    /// be neither gathered nor in the policy.
+    #[test]
+    fn all_lists_every_need_once() {
+        let ordinal = |n: Need| match n {
+            Need::Identity => 0,
+            Need::Service => 1,
+            Need::Zones => 2,
+            Need::Instance => 3,
+            Need::Vpc => 4,
+            Need::VpcAttributes => 5,
+            Need::DhcpOptions => 6,
+            Need::HostedZones => 7,
+            Need::Endpoints => 8,
+            Need::Subnets => 9,
+            Need::NetworkInterfaces => 10,
+            Need::SecurityGroups => 11,
+            Need::PrefixLists => 12,
+            Need::NetworkAcls => 13,
+        };
+        let ordinals: Vec<usize> = Need::ALL.iter().map(|n| ordinal(*n)).collect();
+        assert_eq!(ordinals, (0..=13).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_need_round_trips_as_its_action() {
+        for &need in Need::ALL {
+            let text = serde_json::to_string(&need).unwrap();
+            assert_eq!(text, format!("\"{}\"", need.action()));
+            assert_eq!(serde_json::from_str::<Need>(&text).unwrap(), need);
+            let verb = need.action().split(':').nth(1).unwrap_or_default();
+            assert!(
+                ["Describe", "Get", "List"]
+                    .iter()
+                    .any(|p| verb.starts_with(p)),
+                "{need} is not read-only"
+            );
+        }
+        assert!(serde_json::from_str::<Need>("\"ec2:DeleteVpc\"").is_err());
+    }
+}
