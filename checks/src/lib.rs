@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod facts;
+pub mod probe_facts;
 pub mod rules;
 
 mod aws;
