@@ -399,6 +399,8 @@ pub enum Greeting {
     },
     /// The server closed (or reset) the connection before a whole packet.
     Closed { received: u32, reset: bool },
+    /// Reading failed otherwise.
+    ReadError { error: String },
     /// Nothing at all before the deadline: MySQL's `ERROR 2013 … reading
     /// initial communication packet`.
     Silent,

@@ -13,6 +13,7 @@
 
 pub mod aws;
 pub mod imds;
+pub mod probe;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
