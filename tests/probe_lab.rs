@@ -137,12 +137,13 @@ impl NetLab {
     fn probe(
         &self,
         host: &str,
+        port: u16,
         dns_server: Option<&str>,
         timeout_ms: u64,
     ) -> (ProbeFacts, Duration) {
         let exe = std::env::current_exe().unwrap();
         let spec =
-            json!({"host": host, "port": 4000, "dns_server": dns_server, "timeout_ms": timeout_ms});
+            json!({"host": host, "port": port, "dns_server": dns_server, "timeout_ms": timeout_ms});
         let out = Command::new("ip")
             .args(["netns", "exec", &self.client_ns()])
             .arg(exe)
@@ -232,13 +233,24 @@ fn probes_from_inside_a_namespace() {
         args.extend(["--resolver".into(), r.into()]);
     }
     args.extend(["--pin".into(), "10.0.99.9".into()]);
+    // A server on the host's loopback (as moto and IMDS are), forwarded
+    // into the client namespace.
+    let host_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host_server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for mut conn in host_server.incoming().flatten().take(4) {
+            let _ = conn.write_all(b"SSH-2.0-host-side\r\n");
+        }
+    });
+    args.extend(["--forward".into(), host_port.to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let lab = NetLab::up(&args);
     let client_ns = lab.client_ns();
 
     // The system resolver and hosts file of the namespace, every address.
     let timeout = Duration::from_millis(2500);
-    let (facts, took) = lab.probe(HOST, None, 2500);
+    let (facts, took) = lab.probe(HOST, 4000, None, 2500);
     assert!(took <= timeout + SLACK, "took {took:?}");
     let path = facts.resolver_path.as_ref().unwrap();
     assert_eq!(path.system_servers(), vec![ip("169.254.169.253")]);
@@ -307,6 +319,7 @@ fn probes_from_inside_a_namespace() {
     // --dns-server: NXDOMAIN for a name of the domain that does not exist.
     let (facts, _) = lab.probe(
         "gateway99-privatelink.us-east-1.prod.aws.tidbcloud.com",
+        4000,
         Some("10.0.0.2:53"),
         2500,
     );
@@ -322,18 +335,27 @@ fn probes_from_inside_a_namespace() {
     );
 
     for (server, code) in [("10.0.0.53:53", "SERVFAIL"), ("10.0.0.55:53", "REFUSED")] {
-        let (facts, _) = lab.probe(HOST, Some(server), 2500);
+        let (facts, _) = lab.probe(HOST, 4000, Some(server), 2500);
         let want = DnsAnswer::ServerError { code: code.into() };
         assert_eq!(facts.dns.as_ref().unwrap().a.answer, want, "{server}");
     }
 
     // A silent server: both lookups time out, within the deadline.
-    let (facts, took) = lab.probe(HOST, Some("10.0.0.54:53"), 1500);
+    let (facts, took) = lab.probe(HOST, 4000, Some("10.0.0.54:53"), 1500);
     assert!(took <= Duration::from_millis(1500) + SLACK, "took {took:?}");
     let dns = facts.dns.as_ref().unwrap();
     assert_eq!(
         (&dns.a.answer, &dns.aaaa.answer),
         (&DnsAnswer::Timeout, &DnsAnswer::Timeout)
+    );
+
+    // --forward: 127.0.0.1 inside the client reaches the host's server.
+    let (facts, _) = lab.probe("127.0.0.1", host_port, None, 1500);
+    let forwarded = &facts.addresses[0];
+    assert_eq!(forwarded.connect.outcome, TcpOutcome::Connected);
+    assert!(
+        matches!(&forwarded.greeting, Some(g) if matches!(&g.greeting, Greeting::Garbage { first_bytes_hex, .. } if first_bytes_hex.starts_with("5353482d"))),
+        "{forwarded:?}"
     );
 
     drop(lab);

@@ -284,7 +284,7 @@ mod tests {
         let took = start.elapsed();
         assert_eq!(probe.a.answer, DnsAnswer::Timeout);
         assert_eq!(probe.aaaa.answer, DnsAnswer::Timeout);
-        assert!(took < Duration::from_millis(1000), "took {took:?}");
+        assert!(took < Duration::from_millis(1200), "took {took:?}");
         assert!(took >= Duration::from_millis(600), "took {took:?}");
     }
 
@@ -297,7 +297,7 @@ mod tests {
             .unwrap();
         let start = Instant::now();
         let probe = resolve(HOST, Some(port), soon(700)).await;
-        assert!(start.elapsed() < Duration::from_millis(1000));
+        assert!(start.elapsed() < Duration::from_millis(1200));
         for answer in [&probe.a.answer, &probe.aaaa.answer] {
             assert!(
                 matches!(answer, DnsAnswer::Timeout | DnsAnswer::Error { .. }),
