@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod check;
 pub mod facts;
 pub mod names;
+pub mod probe_facts;
 pub mod rules;
 
 mod commands;

@@ -18,6 +18,7 @@ pub mod aws;
 pub mod bounded;
 pub mod discover;
 pub mod imds;
+pub mod probe;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
