@@ -30,6 +30,9 @@ const WORLD_BUILD: Duration = Duration::from_secs(120);
 /// Deserialized from lab.py's JSON (see tests/lab/README.md).
 #[derive(Debug, Clone, Deserialize)]
 pub struct World {
+    /// The name it was asked for: the scenario, or `SCENARIO#COPY` for a
+    /// separate copy that a test may change.
+    pub name: String,
     pub scenario: String,
     /// moto, shared by every world of the lab.
     pub endpoint_url: String,
@@ -95,7 +98,7 @@ pub struct Groups {
 fn required<'a>(world: &World, value: &'a Option<String>, what: &str) -> &'a str {
     value
         .as_deref()
-        .unwrap_or_else(|| panic!("world {} has no {what}", world.scenario))
+        .unwrap_or_else(|| panic!("world {} has no {what}", world.name))
 }
 
 impl World {
@@ -164,17 +167,13 @@ impl World {
         self.doctor_for(cmd, &self.service_name, args)
     }
 
-    /// `tidbpe doctor --format json --timeout 60 --service-name <service> …`.
+    /// `tidbpe doctor --format json --timeout 60 --service-name <service> …`
+    /// (`args` may give another `--timeout`).
     pub fn doctor_for(&self, cmd: &mut Command, service: &str, args: &[&str]) -> Run {
-        cmd.args([
-            "doctor",
-            "--format",
-            "json",
-            "--timeout",
-            "60",
-            "--service-name",
-            service,
-        ]);
+        cmd.args(["doctor", "--format", "json", "--service-name", service]);
+        if !args.contains(&"--timeout") {
+            cmd.args(["--timeout", "60"]);
+        }
         cmd.args(args);
         Run::of(cmd)
     }
@@ -207,6 +206,8 @@ impl World {
 }
 
 /// The world `scenario` of this test binary's lab (built on first request).
+/// `"SCENARIO#COPY"` is a separate world built like SCENARIO, for a test that
+/// changes it (every test sees the others' changes to a shared world).
 /// Panics with lab.py's error when the lab or the world cannot be built.
 pub fn world(scenario: &str) -> &'static World {
     shared().world(scenario)

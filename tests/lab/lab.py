@@ -348,9 +348,20 @@ class Lab:
             # "deleted" with the IDs of interfaces that no longer exist.
             w["deleted_endpoint_id"] = self.endpoint(vpc_id, w["service_name"], [subnets["az1"], subnets["az2"]],
                                                      [w["endpoint_sg"]], private_dns, "tidb-old")
-            w["deleted_endpoint_interface_ids"] = ec2.describe_vpc_endpoints(
+            stale = ec2.describe_vpc_endpoints(
                 VpcEndpointIds=[w["deleted_endpoint_id"]])["VpcEndpoints"][0]["NetworkInterfaceIds"]
+            w["deleted_endpoint_interface_ids"] = stale
             ec2.delete_vpc_endpoints(VpcEndpointIds=[w["deleted_endpoint_id"]])
+            # What the world is for: check it, so that "the world builds" means it.
+            gone = ec2.describe_vpc_endpoints(VpcEndpointIds=[w["deleted_endpoint_id"]])["VpcEndpoints"][0]
+            if gone["State"].lower() != "deleted" or gone["NetworkInterfaceIds"] != stale:
+                raise RuntimeError(f"moto lists the deleted endpoint as {gone}")
+            try:
+                ec2.describe_network_interfaces(NetworkInterfaceIds=stale)
+                raise RuntimeError("the deleted endpoint's interfaces still exist")
+            except ec2.exceptions.ClientError as e:
+                if e.response["Error"]["Code"] != "InvalidNetworkInterfaceID.NotFound":
+                    raise
         if endpoint:
             w["endpoint_id"] = self.endpoint(vpc_id, w["service_name"], [subnets[s] for s in endpoint_subnets],
                                              [w["endpoint_sg"]], private_dns, "tidb", state)
@@ -579,21 +590,24 @@ class Worlds:
         self.imds_srvs = []
 
     def get(self, name):
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {name!r}; see --list")
+        # "NAME#COPY" is a world of its own, built like NAME: for a test that
+        # changes its world (runs fix commands) without touching NAME's.
+        scenario = name.split("#", 1)[0]
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; see --list")
         if name not in self.built:
             t = time.monotonic()
             with MOTO_LOCK:
                 # The tag names the provider's NLB and the hosted zone's caller
                 # reference, which must be unique in the account.
-                w = self.lab.build(tag=str(len(self.built)), **SCENARIOS[name])
+                w = self.lab.build(tag=str(len(self.built)), **SCENARIOS[scenario])
                 paths = imds_data(self.lab, w) if self.imds else None
             imds_url = None
             if paths is not None:
                 self.imds_srvs.append(start_imds(paths))
                 imds_url = f"http://127.0.0.1:{self.imds_srvs[-1].server_address[1]}"
-            self.built[name] = {"scenario": name, "endpoint_url": self.endpoint_url, "imds_url": imds_url,
-                                "account": ACCOUNT, **w}
+            self.built[name] = {"name": name, "scenario": scenario, "endpoint_url": self.endpoint_url,
+                                "imds_url": imds_url, "account": ACCOUNT, **w}
             log.info("built %s in %.2fs", name, time.monotonic() - t)
         return self.built[name]
 
