@@ -96,7 +96,7 @@ fn endpoint_interfaces_look_like_aws() {
         assert_eq!(eni["SubnetId"], *subnet);
         assert_eq!(
             group_ids(eni),
-            [w.groups.endpoint.clone()],
+            std::slice::from_ref(&w.groups.endpoint),
             "the endpoint's groups"
         );
     }
