@@ -213,6 +213,12 @@ pub fn world(scenario: &str) -> &'static World {
     shared().world(scenario)
 }
 
+/// Starts this test binary's lab on another thread, if it is not started yet
+/// (a failure to start is reported by the first test that needs the lab).
+pub fn start_lab_in_background() {
+    std::thread::spawn(|| LazyLock::force(&LAB));
+}
+
 /// moto's URL, shared by every world of the lab.
 pub fn lab_endpoint_url() -> &'static str {
     &shared().endpoint_url

@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-pub use lab::{lab_endpoint_url, world, Groups, Lab, Subnets, World};
+pub use lab::{lab_endpoint_url, start_lab_in_background, world, Groups, Lab, Subnets, World};
 pub use proxy::{
     unauthorized_xml, FaultProxy, ACCESS_DENIED_STS_XML, EMPTY, REQUEST_LIMIT_XML,
     THROTTLING_R53_XML, UNAUTHORIZED_XML,

@@ -1,4 +1,6 @@
-//! Issue 2's acceptance, end to end: the real binary against moto.
+//! Issue 2's acceptance, end to end: the healthy world passes every
+//! implemented check; a DNS attribute off, an unknown service, a host of
+//! another region or cloud fail exactly their check.
 
 use crate::common::{assert_valid_report, world, Expect, Run};
 
