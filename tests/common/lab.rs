@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -337,14 +337,24 @@ impl Shared {
         {
             panic!("the lab is gone:\n{}", lock(&self.log));
         }
-        let line = lines.recv_timeout(WORLD_BUILD).unwrap_or_else(|e| {
-            panic!(
-                "no answer from the lab for world {scenario} ({e}):\n{}",
-                lock(&self.log)
-            )
-        });
-        let raw: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("the lab answered {scenario} with non-JSON ({e}): {line}"));
+        // Each answer names its world: skip a late answer to a request that
+        // timed out earlier.
+        let deadline = Instant::now() + WORLD_BUILD;
+        let raw = loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = lines.recv_timeout(wait).unwrap_or_else(|e| {
+                panic!(
+                    "no answer from the lab for world {scenario} ({e}):\n{}",
+                    lock(&self.log)
+                )
+            });
+            let raw: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                panic!("the lab answered {scenario} with non-JSON ({e}): {line}")
+            });
+            if raw["name"] == scenario {
+                break raw;
+            }
+        };
         if let Some(err) = raw["error"].as_str() {
             panic!("{err}\n{}", lock(&self.log));
         }

@@ -695,7 +695,7 @@ def main(argv=None):
                     except Exception as e:
                         log.debug("world %s failed", name, exc_info=True)
                         log.error("world %s failed: %s: %s", name, type(e).__name__, e)
-                        reply({"error": f"world {name} failed: {type(e).__name__}: {e}"})
+                        reply({"name": name, "error": f"world {name} failed: {type(e).__name__}: {e}"})
             except (OSError, ValueError):
                 pass
             stop.set()
