@@ -2,12 +2,20 @@
 //! the concurrency graph only: which call waits for which.
 //!
 //! Calls that do not depend on each other run concurrently, and each call
-//! starts as soon as what it needs is known:
-//! - identity, service and zones start at once;
+//! starts as soon as what it needs is known, so that a run waits for one
+//! AWS round trip where one will do:
+//! - identity, service, zones and the account's DHCP option sets start at
+//!   once (the VPC's set is picked once `DescribeVpcs` names it: [`pick`]);
 //! - the VPC's calls start at once with `--vpc-id`, else as soon as IMDS,
-//!   `--instance-id` or the endpoint listing names the VPC;
-//! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
-//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
+//!   `--instance-id` or the endpoint listing names the VPC; the endpoint
+//!   interfaces are asked for by VPC and AWS's description of them, beside
+//!   `DescribeVpcEndpoints` rather than after it;
+//! - only prefix lists follow `DescribeSecurityGroups`, when a rule names one.
+//!
+//! A second call follows only where a listing lacked something (a DHCP set
+//! shared from another account, an endpoint interface AWS described
+//! otherwise). Each kind of resource is one call (one per page), never one
+//! per group or subnet.
 //!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
 //! [`Need`]: bounded by the run's deadline (what has not answered by then
@@ -18,12 +26,14 @@ pub mod aws;
 pub mod bounded;
 pub mod discover;
 pub mod imds;
+pub mod pick;
 pub mod probe;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::VpcAttributeName;
+use futures::FutureExt;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
     NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc,
@@ -35,18 +45,24 @@ use self::aws::Aws;
 use self::bounded::Bounded;
 pub use self::discover::GatherError;
 use self::discover::{choose_vpc, complete_client, keep_client_in_vpc};
+use self::pick::Pick;
 
 /// Gather every fact the catalog needs.
 pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Facts, GatherError> {
     let b = Bounded::new(deadline);
     let service_name = inputs.service_name.clone().unwrap_or_default();
 
+    // Needed once the VPC is known, asked now: shared by the region's
+    // calls (which start it) and the VPC's (which pick from it).
+    let dhcp_sets = b.call(Need::DhcpOptions, aws.dhcp_option_sets()).shared();
     let region_facts = async {
-        tokio::join!(
+        let (identity, service, zones, _) = tokio::join!(
             b.call(Need::Identity, aws.identity()),
             b.call(Need::Service, aws.service(&service_name)),
             b.call(Need::Zones, aws.zones()),
-        )
+            dhcp_sets.clone(),
+        );
+        (identity, service, zones)
     };
     let vpc_facts = async {
         match &inputs.vpc_id {
@@ -54,7 +70,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             Some(vpc) => {
                 let (client, round) = tokio::join!(
                     client(&b, aws, &inputs),
-                    vpc_round(&b, aws, vpc, &service_name, None)
+                    vpc_round(&b, aws, vpc, &service_name, None, dhcp_sets.clone())
                 );
                 let choice = choose_vpc(&inputs, client.as_ref(), None)?;
                 Ok((client, choice, round))
@@ -90,7 +106,10 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     _ => None,
                 };
                 let round = match &choice {
-                    Some(c) => vpc_round(&b, aws, &c.vpc_id, &service_name, listed).await,
+                    Some(c) => {
+                        vpc_round(&b, aws, &c.vpc_id, &service_name, listed, dhcp_sets.clone())
+                            .await
+                    }
                     None => VpcRound::default(),
                 };
                 Ok((client, choice, round))
@@ -164,48 +183,52 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
 }
 
 /// The facts of one VPC. `listed`: the region's endpoints for the service,
-/// when discovery already fetched them.
+/// when discovery already fetched them; `dhcp_sets`: the account's DHCP
+/// option sets, asked at the start of the run.
 async fn vpc_round(
     b: &Bounded,
     aws: &Aws,
     vpc_id: &str,
     service_name: &str,
     listed: Option<Vec<Endpoint>>,
+    dhcp_sets: impl std::future::Future<Output = Fact<Vec<DhcpOptions>>>,
 ) -> VpcRound {
-    // Each chain starts its second call as soon as its first one answers.
     let vpc_chain = async {
-        let vpc = b.call(Need::Vpc, aws.vpc(vpc_id)).await;
-        let dhcp = match &vpc {
-            Ok(v) => match &v.dhcp_options_id {
-                Some(id) => b.call(Need::DhcpOptions, aws.dhcp_options(id)).await,
-                None => Ok(None),
-            },
-            Err(e) => Err(e.clone()),
+        let (vpc, sets) = tokio::join!(b.call(Need::Vpc, aws.vpc(vpc_id)), dhcp_sets);
+        let dhcp = match pick::dhcp_options(&vpc, sets) {
+            Pick::Done(dhcp) => dhcp,
+            Pick::AskById(id) => b.call(Need::DhcpOptions, aws.dhcp_options(&id)).await,
         };
         (vpc, dhcp)
     };
     let endpoint_chain = async {
-        let endpoints = match listed {
-            Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
-            None => {
-                b.call(Need::Endpoints, aws.endpoints("vpc-id", vpc_id))
-                    .await
+        let endpoints = async {
+            match listed {
+                Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
+                None => {
+                    b.call(Need::Endpoints, aws.endpoints("vpc-id", vpc_id))
+                        .await
+                }
             }
         };
+        let (endpoints, listing) = tokio::join!(
+            endpoints,
+            b.call(Need::NetworkInterfaces, aws.endpoint_interfaces(vpc_id))
+        );
         let interfaces = match &endpoints {
-            Ok(eps) => {
-                // Only the service's endpoints: an unrelated endpoint's stale
-                // interface must not fail the call.
-                let ids: Vec<String> = eps
-                    .iter()
-                    .filter(|e| e.service_name == service_name)
-                    .flat_map(|e| e.network_interface_ids.iter().cloned())
-                    .collect();
-                Some(
-                    b.call(Need::NetworkInterfaces, aws.network_interfaces(&ids))
-                        .await,
-                )
-            }
+            Ok(eps) => Some(
+                match pick::endpoint_interfaces(eps, service_name, listing) {
+                    Ok((found, missing)) if missing.is_empty() => Ok(found),
+                    Ok((mut found, missing)) => b
+                        .call(Need::NetworkInterfaces, aws.network_interfaces(&missing))
+                        .await
+                        .map(|more| {
+                            found.extend(more);
+                            found
+                        }),
+                    Err(e) => Err(e),
+                },
+            ),
             Err(_) => None,
         };
         (endpoints, interfaces)
