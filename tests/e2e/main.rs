@@ -10,6 +10,7 @@
 mod common;
 
 mod cli;
+mod commands;
 mod deadline;
 mod discovery;
 mod faults;
