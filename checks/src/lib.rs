@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub mod facts;
 pub mod rules;
+pub mod text;
+pub mod validate;
 
 mod aws;
 mod dns_config;
