@@ -142,7 +142,7 @@ pub fn render(report: &Report, out: &mut dyn Write, colour: bool) -> io::Result<
 
 fn context_line(report: &Report) -> String {
     let c = &report.context;
-    let mut parts = vec![format!("tidbpe {}", report.tool.version)];
+    let mut parts = vec![report.provenance()];
     if let Some(account) = &c.account {
         parts.push(format!("account {account}"));
     }
