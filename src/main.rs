@@ -107,30 +107,26 @@ fn clap_line(e: &clap::Error) -> String {
     if e.kind() == ErrorKind::MissingRequiredArgument {
         // clap puts the names on the next lines, which one line drops.
         let missing = strings(ContextKind::InvalidArg);
-        line = format!(
-            "{} {}",
-            line.trim_end_matches(':'),
-            if missing.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", missing.join(", "))
-            }
-        )
-        .trim_end()
-        .to_string();
+        if !missing.is_empty() {
+            line = format!("{}: {}", line.trim_end_matches(':'), missing.join(", "));
+        }
         if let Some(usage) = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
             line.push_str(&format!(" (usage: {usage})"));
         }
     }
-    for value in strings(ContextKind::InvalidValue)
-        .into_iter()
-        .chain(strings(ContextKind::InvalidArg))
-    {
-        if value.chars().count() > 80 {
-            line = line.replacen(&value, &cut(&value, 80), 1);
-        }
-    }
-    printable(&cut(&line, 400)).into_owned()
+    // clap quotes what it echoes ('VALUE'): cut each quoted piece.
+    let line: Vec<String> = line
+        .split('\'')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 1 {
+                cut(piece, 80).into_owned()
+            } else {
+                piece.to_string()
+            }
+        })
+        .collect();
+    printable(&cut(&line.join("'"), 300)).into_owned()
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {

@@ -549,7 +549,8 @@ mod tests {
 
     #[test]
     fn every_id_list_and_name_is_checked() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Facts)>)> = vec![
+        type Change = Box<dyn Fn(&mut Facts)>;
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "facts.inputs.az_ids[0]: not an AZ ID (such as use1-az1)",
                 Box::new(|f| f.inputs.az_ids = vec!["us-east-1a".into()]),
