@@ -9,11 +9,11 @@
 //! servers are listeners on loopback.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -85,20 +85,45 @@ impl Run {
     }
 }
 
+/// Run `cmd` for at most [`LIMIT`]: a run still going then is killed (by
+/// its PID) and the test fails.
 fn run_cmd(cmd: &mut Command) -> Run {
     let start = Instant::now();
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("run tidbpe");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tidbpe");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still ran after {LIMIT:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     Run {
         code: status.code().unwrap_or(-1),
-        stdout,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned(),
         took: start.elapsed(),
     }
 }
+
+/// The longest any run here may take (the slowest expected is a few seconds).
+const LIMIT: Duration = Duration::from_secs(30);
 
 /// `tidbpe analyze ARGS…` under a 1 GiB address-space limit: a reader that
 /// grows without bound dies instead of passing.
