@@ -1,0 +1,93 @@
+//! Text that came from outside the process (AWS error messages, ARNs, zone
+//! names, descriptions, a replayed report), made safe to print and bounded
+//! in length.
+//!
+//! Free text is never rejected for what it says; it is only stripped of
+//! what a terminal would act on, and cut. Renderers call [`printable`] on
+//! every string they print, whatever its source; the gatherer calls
+//! [`cut`] where outside text first enters a fact.
+
+use std::borrow::Cow;
+
+/// `s` without control characters: tabs, line feeds and carriage returns
+/// become spaces (the text stays on one line and words stay apart); every
+/// other C0 control (ESC, BEL, NUL…), DEL and every C1 control (U+0080 to
+/// U+009F: some terminals read U+009B as CSI) is dropped, and so are the
+/// Unicode bidirectional overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069), which reorder what a reader sees without changing what a
+/// copy pastes. Borrows when nothing needs changing.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_change) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' | '\n' | '\r' => out.push(' '),
+            c if needs_change(c) => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_change(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` cut to at most `max_chars` characters, with `…` standing for the
+/// rest (the result is then `max_chars` characters long, `…` included).
+/// Cuts at a character boundary; borrows when `s` is short enough.
+pub fn cut(s: &str, max_chars: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(s),
+        Some(_) => {
+            let keep = max_chars.saturating_sub(1);
+            let end = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+            Cow::Owned(format!("{}…", &s[..end]))
+        }
+    }
+}
+
+/// The longest message a [`FactError`](crate::FactError) keeps: enough for
+/// any AWS error sentence, short of a server that echoes a whole request or
+/// a `credential_process` that prints a page.
+pub const FACT_ERROR_MESSAGE_CHARS: usize = 300;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_drops_controls_and_spaces_line_breaks() {
+        assert!(matches!(printable("vpc-0a1b2c3d"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("arn:aws:iam::1:user/\u{1b}]0;title\u{7}me\u{1b}[2J"),
+            "arn:aws:iam::1:user/]0;titleme[2J"
+        );
+        assert_eq!(printable("a\tb\nc\r\nd"), "a b c  d");
+        assert_eq!(printable("x\u{9b}31my\u{85}z\u{7f}"), "x31myz");
+        assert_eq!(printable("\0nul"), "nul");
+        assert_eq!(printable("ab\u{202E}dc\u{2066}e"), "abdce");
+        // Ordinary non-ASCII text stays.
+        assert_eq!(printable("Zürich · 東京 ✔"), "Zürich · 東京 ✔");
+    }
+
+    #[test]
+    fn printable_output_has_no_control_character() {
+        let all: String = (0u32..0x250).filter_map(char::from_u32).collect();
+        let out = printable(&all);
+        assert!(!out.chars().any(char::is_control), "{out:?}");
+        assert!(out.contains(" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+    }
+
+    #[test]
+    fn cut_keeps_short_text_and_marks_the_cut() {
+        assert!(matches!(cut("short", 10), Cow::Borrowed("short")));
+        assert!(matches!(cut("0123456789", 10), Cow::Borrowed(_)));
+        assert_eq!(cut("0123456789a", 10), "012345678…");
+        assert_eq!(cut("ééééé", 3), "éé…");
+        assert_eq!(cut("abc", 0), "…");
+        assert_eq!(cut(&"x".repeat(1_000_000), 300).chars().count(), 300);
+    }
+}
