@@ -247,7 +247,10 @@ fn prepare_output(output: &OutputArgs) -> Result<output::Destination, Failure> {
 /// Under `--redact`, the facts redacted once, before judging: the findings,
 /// the rendered report and a later `analyze` then all see the same masked
 /// values.
-fn redacted(facts: tidbpe_checks::Facts, output: &OutputArgs) -> Result<tidbpe_checks::Facts, Failure> {
+fn redacted(
+    facts: tidbpe_checks::Facts,
+    output: &OutputArgs,
+) -> Result<tidbpe_checks::Facts, Failure> {
     if output.redact {
         Ok(redact::facts(&facts)?)
     } else {

@@ -17,22 +17,39 @@ use std::borrow::Cow;
 /// U+2066–U+2069), which reorder what a reader sees without changing what a
 /// copy pastes. Borrows when nothing needs changing.
 pub fn printable(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_change) {
+    if !s.chars().any(is_control) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if needs_change(c) => {}
-            c => out.push(c),
+        if is_space_like(c) {
+            out.push(' ');
+        } else if !is_control(c) {
+            out.push(c);
         }
     }
     Cow::Owned(out)
 }
 
-fn needs_change(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Is `c` something a terminal could act on instead of printing?
+///
+/// C0 controls, DEL and C1 controls (`U+009B` is a CSI on some terminals),
+/// plus the Unicode formatting characters that reorder or hide text
+/// (bidirectional overrides and isolates, the "Trojan Source" characters).
+fn is_control(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+        | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        | '\u{2028}' | '\u{2029}')
+}
+
+/// Whitespace controls that separate words: they become one space each, so
+/// `a\tb` stays two words; every other control is dropped.
+fn is_space_like(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 /// `s` cut to at most `max_chars` characters, with `…` standing for the
@@ -66,7 +83,7 @@ mod tests {
             "arn:aws:iam::1:user/]0;titleme[2J"
         );
         assert_eq!(printable("a\tb\nc\r\nd"), "a b c  d");
-        assert_eq!(printable("x\u{9b}31my\u{85}z\u{7f}"), "x31myz");
+        assert_eq!(printable("x\u{9b}31my\u{85}z\u{7f}"), "x31my z");
         assert_eq!(printable("\0nul"), "nul");
         assert_eq!(printable("ab\u{202E}dc\u{2066}e"), "abdce");
         // Ordinary non-ASCII text stays.
