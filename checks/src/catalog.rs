@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Finding, Status};
 use crate::facts::Facts;
-use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, vpc};
+use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, tdb, vpc};
 
 /// Every check, in report order.
 pub static CATALOG: &[Check] = &[
@@ -33,6 +33,7 @@ pub static CATALOG: &[Check] = &[
     dns::DNS_PRIVATE_ANSWER,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
+    tdb::CLUSTER_STATE,
 ];
 
 /// Find a check by ID (any case) or slug.
@@ -110,6 +111,7 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            tdb::tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -120,8 +122,9 @@ mod tests {
     /// "fail case" is a `warn` case.
     const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002"];
 
-    /// Checks that read no AWS fact, so no call can leave them unknown.
-    const NO_AWS_FACTS: &[&str] = &["INP001"];
+    /// Checks that read no AWS fact, so no call can leave them unknown
+    /// (TDB001's unknown case, a state it does not know, is in its tests).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "TDB001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.

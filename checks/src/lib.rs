@@ -34,6 +34,7 @@ mod inp;
 mod net;
 mod sg;
 mod svc;
+mod tdb;
 mod vpc;
 
 #[cfg(any(test, feature = "testing"))]
