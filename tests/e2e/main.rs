@@ -16,6 +16,7 @@ mod faults;
 mod redact;
 mod replay;
 mod scenarios;
+mod tidb;
 mod verdicts;
 mod worlds;
 
