@@ -1,6 +1,10 @@
 //! Gathering: talk to the world and fill a [`Facts`] value. This file is
 //! the concurrency graph only: which call waits for which.
 //!
+//! Only the calls the selected checks need are made ([`Plan`]: their
+//! `needs`, the calls those take input from, and what finding the VPC and
+//! completing the client take); `--only INP001` makes none.
+//!
 //! Calls that do not depend on each other run concurrently, and each call
 //! starts as soon as what it needs is known:
 //! - identity, service and zones start at once;
@@ -10,9 +14,12 @@
 //!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
 //!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
-//! [`Need`]: bounded by the run's deadline (what has not answered by then
-//! becomes a `Timeout` fact, so the report always comes out) and timed.
-//! Choosing the VPC and completing the client are pure: [`discover`].
+//! [`Need`]: retried while AWS throttles or fails, bounded by the run's
+//! deadline (what has not answered by then becomes a `Timeout` fact, so the
+//! report always comes out) and timed. Choosing the VPC and completing the
+//! client are pure: [`discover`]. A call that would have named the VPC and
+//! failed is kept (`Facts::vpc_choice_error`); a VPC, endpoint or instance
+//! named on the command line that does not exist is a [`GatherError`].
 
 pub mod aws;
 pub mod bounded;
