@@ -1,7 +1,8 @@
 //! The three-way view of the one connection path: what TiDB Cloud expects
 //! (the cluster description, else the flags), what AWS holds (the service,
 //! the endpoint, its subnets and addresses) and what the client saw (its
-//! address and AZ, and the probes' answers when they ran), side by side so
+//! address and AZ, and the probes' answers when they ran:
+//! [`ClientSide::with_probes`]), side by side so
 //! that a mismatch shows in one place. A reading of the facts, no verdict:
 //! the report's `context.path`, and a few lines above the human table.
 
@@ -11,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::facts::Facts;
+use crate::probe_facts::{Greeting, ProbeFacts, TcpOutcome};
 use crate::read::{endpoint_addresses, main_endpoint, ok, service_az_ids, subnet};
 
 /// The connection path, three ways. Every field is optional: what was not
@@ -95,6 +97,59 @@ pub struct ClientSide {
     /// A TCP connect to each resolved address, and what the server said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<PathConnection>,
+    /// Why the probes did not run (`not running inside vpc-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_probed: Option<String>,
+}
+
+impl ClientSide {
+    /// What the probes saw: the host's addresses, a TCP connect to each and
+    /// the server's first packet; or why they did not run.
+    pub fn with_probes(mut self, probes: &ProbeFacts) -> Self {
+        if !probes.vantage.probed {
+            self.not_probed = Some(probes.vantage.summary());
+            return self;
+        }
+        if let Some(dns) = &probes.dns {
+            self.resolved = dns.addresses();
+        }
+        self.connections = probes
+            .addresses
+            .iter()
+            .map(|a| PathConnection {
+                address: a.address,
+                tcp: tcp_word(&a.connect.outcome).to_string(),
+                greeting: a.greeting.as_ref().map(|g| greeting_words(&g.greeting)),
+            })
+            .collect();
+        self
+    }
+}
+
+fn tcp_word(outcome: &TcpOutcome) -> &'static str {
+    match outcome {
+        TcpOutcome::Connected => "connected",
+        TcpOutcome::Refused => "refused",
+        TcpOutcome::NoAnswer => "no-answer",
+        TcpOutcome::Unreachable { .. } => "unreachable",
+        TcpOutcome::LocalFirewall { .. } => "local-firewall",
+        TcpOutcome::Error { .. } => "error",
+    }
+}
+
+fn greeting_words(greeting: &Greeting) -> String {
+    match greeting {
+        Greeting::Handshake(h) => {
+            let server = if h.is_tidb() { "TiDB" } else { "MySQL" };
+            let tls = if h.tls_offered { ", TLS offered" } else { "" };
+            format!("{server} {}{tls}", h.server_version)
+        }
+        Greeting::Err { code, .. } => format!("ERR {code}"),
+        Greeting::Garbage { .. } => "not MySQL".to_string(),
+        Greeting::Closed { .. } => "closed".to_string(),
+        Greeting::ReadError { .. } => "read error".to_string(),
+        Greeting::Silent => "silent".to_string(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -227,6 +282,87 @@ mod tests {
         assert!(
             json.get("aws").is_none() && json.get("client").is_none(),
             "{json}"
+        );
+    }
+
+    #[test]
+    fn the_probes_say_what_the_client_saw() {
+        use crate::probe_facts::*;
+        let lookup = |answer| DnsLookup { ms: 1, answer };
+        let probes = ProbeFacts {
+            vantage: Vantage::decide(Some(true), Err("no IMDS"), None),
+            resolver_path: None,
+            dns: Some(DnsProbe {
+                name: format!("{HOST}."),
+                resolver: DnsResolverUsed {
+                    source: ResolverSource::System,
+                    servers: vec![],
+                    config_error: None,
+                },
+                a: lookup(DnsAnswer::Addresses {
+                    addresses: vec!["10.0.1.10".parse().unwrap(), "10.0.2.10".parse().unwrap()],
+                    cnames: vec![],
+                }),
+                aaaa: lookup(DnsAnswer::NoRecords),
+            }),
+            addresses: vec![
+                AddressProbe {
+                    address: "10.0.1.10:4000".parse().unwrap(),
+                    connect: TcpConnect {
+                        ms: 1,
+                        outcome: TcpOutcome::Connected,
+                    },
+                    greeting: Some(GreetingRead {
+                        ms: 1,
+                        greeting: Greeting::Handshake(Handshake {
+                            protocol: 10,
+                            server_version: "8.0.11-TiDB-v7.5.2-serverless".into(),
+                            connection_id: 1,
+                            capabilities: CLIENT_SSL,
+                            tls_offered: true,
+                            charset: None,
+                            status_flags: None,
+                            auth_plugin: None,
+                            after: AfterGreeting::Waited,
+                        }),
+                    }),
+                },
+                AddressProbe {
+                    address: "10.0.2.10:4000".parse().unwrap(),
+                    connect: TcpConnect {
+                        ms: 3000,
+                        outcome: TcpOutcome::NoAnswer,
+                    },
+                    greeting: None,
+                },
+            ],
+        };
+        let side = ClientSide::default().with_probes(&probes);
+        assert_eq!(side.resolved.len(), 2);
+        assert_eq!(
+            side.connections,
+            [
+                PathConnection {
+                    address: "10.0.1.10:4000".parse().unwrap(),
+                    tcp: "connected".into(),
+                    greeting: Some("TiDB 8.0.11-TiDB-v7.5.2-serverless, TLS offered".into()),
+                },
+                PathConnection {
+                    address: "10.0.2.10:4000".parse().unwrap(),
+                    tcp: "no-answer".into(),
+                    greeting: None,
+                },
+            ]
+        );
+        let away = ProbeFacts {
+            vantage: Vantage::decide(None, Ok("vpc-00000002"), Some("vpc-0a1b2c3d")),
+            ..probes
+        };
+        let side = ClientSide::default().with_probes(&away);
+        assert!(side.connections.is_empty() && side.resolved.is_empty());
+        assert_eq!(
+            side.not_probed.as_deref(),
+            Some("not running inside vpc-0a1b2c3d: this instance is in vpc-00000002")
         );
     }
 }

@@ -475,6 +475,9 @@ fn client_parts(c: &ClientSide) -> Vec<String> {
         }
         parts.push(seen);
     }
+    if let Some(why) = &c.not_probed {
+        parts.push(format!("not probed: {why}"));
+    }
     parts
 }
 
