@@ -147,7 +147,7 @@ fn a_redacted_report_hides_accounts_and_addresses_and_still_replays() {
 #[test]
 fn missing_credentials_make_aws001_unknown_with_the_credentials_fix() {
     // Issue 8 item 5: not a broken PrivateLink, an AWS side that could not
-    // be inspected (tests/doctor_faults.rs has the rest).
+    // be inspected (tests/e2e/believe.rs has the rest).
     let w = world("healthy");
     let mut cmd = w.tidbpe();
     cmd.env_remove("AWS_ACCESS_KEY_ID")

@@ -1,5 +1,5 @@
 //! Gathering you can believe (issue 8, items 1, 2, 5, 6, 7 and 8), end to
-//! end: the real binary against this file's one lab, with a fault proxy
+//! end: the real binary against the suite's one lab, with a fault proxy
 //! per test between the binary and moto where a call must fail, hang or be
 //! counted. Each test failed on the `main` before the fix.
 //!
@@ -19,11 +19,9 @@
 //!
 //! The README's fault table names these tests.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     tidbpe_isolated, world, Expect, FaultProxy, Run, World, EMPTY, REQUEST_LIMIT_XML,
     THROTTLING_R53_XML,
 };
