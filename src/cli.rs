@@ -36,7 +36,11 @@ pub enum Command {
         id: String,
     },
     /// List the check catalog.
-    Checks,
+    Checks {
+        /// Output format (default: human): json lists each check's ID, slug, title, facts, IAM actions and whether it is implemented.
+        #[arg(long, value_name = "human|json", value_parser = parse_format)]
+        format: Option<Format>,
+    },
     /// Print the least-privilege, read-only IAM policy the doctor needs.
     IamPolicy,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -88,9 +92,12 @@ pub struct DoctorArgs {
     /// Connection host; default: gateway01-privatelink.<region>.prod.aws.tidbcloud.com.
     #[arg(long, value_name = "HOST", value_parser = parse_host)]
     pub host: Option<String>,
-    /// Connection port.
-    #[arg(long, value_name = "PORT", default_value = "4000", value_parser = parse_port, allow_negative_numbers = true)]
-    pub port: u16,
+    /// Connection port; default: 4000.
+    #[arg(long, value_name = "PORT", value_parser = parse_port, allow_negative_numbers = true)]
+    pub port: Option<u16>,
+    /// The output of `ticloud serverless describe -c ID` (`-`: standard input): fills the host, port, service name, AZ IDs and region; a flag beside it wins.
+    #[arg(long, value_name = "FILE|-", value_parser = parse_cluster_json)]
+    pub cluster_json: Option<PathBuf>,
     /// VPC to inspect (default: this instance's VPC, or the VPC of the only endpoint for the service).
     #[arg(long, value_name = "VPC_ID", value_parser = id_parser("vpc"))]
     pub vpc_id: Option<String>,
@@ -101,7 +108,7 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "INSTANCE_ID", value_parser = id_parser("i"))]
     pub instance_id: Option<String>,
     /// The client's IP address, when it is not this machine or an instance.
-    #[arg(long, value_name = "IP", value_parser = parse_client_ip)]
+    #[arg(long, value_name = "IP", value_parser = parse_client_ip, conflicts_with = "instance_id")]
     pub client_ip: Option<IpAddr>,
     /// Bound on the whole run, in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout, allow_negative_numbers = true)]
@@ -177,8 +184,11 @@ fn id_parser(prefix: &'static str) -> impl Fn(&str) -> Result<String, String> + 
     }
 }
 
+/// An IPv4-mapped IPv6 address (`::ffff:10.0.10.4`) is the IPv4 address
+/// it carries: that is what reaches the endpoint.
 fn parse_client_ip(s: &str) -> Result<IpAddr, String> {
-    s.parse()
+    s.parse::<IpAddr>()
+        .map(|ip| ip.to_canonical())
         .map_err(|_| "expected an IPv4 or IPv6 address such as 10.0.1.25".into())
 }
 
@@ -209,6 +219,14 @@ fn parse_output(s: &str) -> Result<PathBuf, String> {
             Err(format!("the directory {} does not exist", dir.display()))
         }
         _ => Ok(path),
+    }
+}
+
+fn parse_cluster_json(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        Err("expected a file written by `ticloud serverless describe -c CLUSTER_ID`, or - for standard input".into())
+    } else {
+        Ok(PathBuf::from(s))
     }
 }
 

@@ -12,12 +12,14 @@
 mod cli;
 mod gather;
 mod inputs;
+mod output;
 mod progress;
 mod redact;
 mod render;
+mod replay;
 mod report;
+mod untrusted;
 
-use std::fs;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,6 +48,10 @@ enum Failure {
     Write { what: String, err: io::Error },
     #[error(transparent)]
     Redact(#[from] redact::RedactError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Untrusted(#[from] untrusted::UntrustedError),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
         Err(Failure::Write { err, .. }) if err.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
+        Err(Failure::Output(e)) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tidbpe: {e}");
             ExitCode::from(EXIT_USAGE)
@@ -78,16 +85,52 @@ fn clap_error(e: clap::Error) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
         _ => {
-            let text = e.to_string();
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid command line")
-                .trim_start_matches("error: ");
-            eprintln!("tidbpe: {line}");
+            eprintln!("tidbpe: {}", clap_line(&e));
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// A clap error as one printable line: the missing argument named on it,
+/// an echoed value cut to about 80 characters.
+fn clap_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    use tidbpe_checks::text::{cut, printable};
+    let text = e.to_string();
+    let mut line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    let strings = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => vec![],
+    };
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        // clap puts the names on the next lines, which one line drops.
+        let missing = strings(ContextKind::InvalidArg);
+        if !missing.is_empty() {
+            line = format!("{}: {}", line.trim_end_matches(':'), missing.join(", "));
+        }
+        if let Some(usage) = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
+            line.push_str(&format!(" (usage: {usage})"));
+        }
+    }
+    // clap quotes what it echoes ('VALUE'): cut each quoted piece.
+    let line: Vec<String> = line
+        .split('\'')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 1 {
+                cut(piece, 80).into_owned()
+            } else {
+                piece.to_string()
+            }
+        })
+        .collect();
+    printable(&cut(&line.join("'"), 300)).into_owned()
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
@@ -100,7 +143,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             write_stdout(check.explain_page().as_bytes())?;
             Ok(0)
         }
-        Command::Checks => {
+        Command::Checks {
+            format: Some(Format::Json),
+        } => {
+            let text = serde_json::to_string_pretty(&catalog_json()).unwrap_or_default() + "\n";
+            write_stdout(text.as_bytes())?;
+            Ok(0)
+        }
+        Command::Checks { .. } => {
             let mut text = String::new();
             for c in tidbpe_checks::CATALOG {
                 let note = if c.judge.is_none() {
@@ -141,6 +191,45 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
+/// `tidbpe checks --format json`: the catalog for tools and support
+/// portals, versioned like the report.
+fn catalog_json() -> serde_json::Value {
+    let checks: Vec<serde_json::Value> = tidbpe_checks::CATALOG
+        .iter()
+        .map(|c| {
+            let mut actions: Vec<&str> = c.needs.iter().map(|n| n.action()).collect();
+            actions.sort_unstable();
+            actions.dedup();
+            json!({
+                "id": c.id,
+                "slug": c.slug,
+                "title": c.title,
+                "needs": c.needs.iter().map(|n| need_name(*n)).collect::<Vec<_>>(),
+                "iam_actions": actions,
+                "implemented": c.judge.is_some(),
+            })
+        })
+        .collect();
+    json!({
+        "schema": "tidbpe.checks/v1",
+        "tool": report::this_tool(),
+        "checks": checks,
+    })
+}
+
+/// A need's name in `tidbpe checks --format json`: its variant in
+/// kebab-case (`vpc-attributes`), the fact group it stands for.
+fn need_name(need: tidbpe_checks::Need) -> String {
+    let mut name = String::new();
+    for (i, ch) in format!("{need:?}").chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            name.push('-');
+        }
+        name.push(ch.to_ascii_lowercase());
+    }
+    name
+}
+
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
@@ -152,7 +241,19 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    let destination = prepare_output(&args.output)?;
     let inputs = inputs::inputs(&args)?;
+    if inputs::off_privatelink(&inputs) {
+        // A cluster AWS PrivateLink cannot reach (INP001 says why): there
+        // is nothing to inspect in AWS, and no credentials are needed.
+        let facts = tidbpe_checks::Facts {
+            inputs,
+            ..Default::default()
+        };
+        let report = Report::judge(redacted(facts, &args.output)?);
+        emit(&report, &args.output, destination)?;
+        return Ok(exit_code(&report));
+    }
     let timeout = args.timeout;
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -175,58 +276,46 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     progress.finish();
     // Dropped tasks (hung connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(50));
-    let report = judge(facts?, &args.output)?;
-    emit(&report, &args.output)?;
+    let report = Report::judge(redacted(facts?, &args.output)?);
+    emit(&report, &args.output, destination)?;
     Ok(exit_code(&report))
 }
 
 fn analyze(args: cli::AnalyzeArgs) -> Result<u8, Failure> {
-    let path = args.report.display().to_string();
-    let text = fs::read_to_string(&args.report)
-        .map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Failure::Usage(format!(
-            "{path} is not JSON ({e}): expected a report of `tidbpe doctor --format json`"
-        ))
-    })?;
-    match value.get("schema").and_then(|s| s.as_str()) {
-        Some(report::SCHEMA) => {}
-        Some(other) => {
-            return Err(Failure::Usage(format!(
-                "{path} has schema {other}; this tidbpe reads {}",
-                report::SCHEMA
-            )))
-        }
-        None => {
-            return Err(Failure::Usage(format!(
-                "{path} is not a tidbpe report: expected \"schema\": \"{}\"",
-                report::SCHEMA
-            )))
-        }
-    }
-    let facts = value
-        .get("facts")
-        .cloned()
-        .ok_or_else(|| Failure::Usage(format!("{path} has no \"facts\" to judge")))
-        .and_then(|f| {
-            serde_json::from_value(f)
-                .map_err(|e| Failure::Usage(format!("{path}: the facts do not parse: {e}")))
-        })?;
-    let report = judge(facts, &args.output)?;
-    emit(&report, &args.output)?;
+    let destination = prepare_output(&args.output)?;
+    let replayed = replay::read(&args.report)?;
+    let report = Report::rejudge(
+        redacted(replayed.facts, &args.output)?,
+        replayed.gathered_by,
+        replayed.gathered_at,
+    );
+    emit(&report, &args.output, destination)?;
     Ok(exit_code(&report))
 }
 
-/// Judge the facts; under `--redact`, redact them first, once: the
-/// findings, the rendered report and a later `analyze` then all see the same
-/// masked values.
-fn judge(facts: tidbpe_checks::Facts, output: &OutputArgs) -> Result<Report, Failure> {
-    let facts = if output.redact {
-        redact::facts(&facts)?
+/// Where `--output` goes, checked before anything else runs.
+fn prepare_output(output: &OutputArgs) -> Result<output::Destination, Failure> {
+    let destination = output::prepare(output.output.as_deref())?;
+    if destination.is_stdout() && output.format == Some(Format::Human) {
+        return Err(Failure::Usage(
+            "--output: the JSON report would go to standard output, where --format human prints; drop one of them".into(),
+        ));
+    }
+    Ok(destination)
+}
+
+/// Under `--redact`, the facts redacted once, before judging: the findings,
+/// the rendered report and a later `analyze` then all see the same masked
+/// values.
+fn redacted(
+    facts: tidbpe_checks::Facts,
+    output: &OutputArgs,
+) -> Result<tidbpe_checks::Facts, Failure> {
+    if output.redact {
+        Ok(redact::facts(&facts)?)
     } else {
-        facts
-    };
-    Ok(Report::judge(facts))
+        Ok(facts)
+    }
 }
 
 fn exit_code(report: &Report) -> u8 {
@@ -234,12 +323,22 @@ fn exit_code(report: &Report) -> u8 {
 }
 
 /// Human on stdout by default; JSON on stdout with `--format json`; the JSON
-/// report also to `--output FILE`.
-fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
+/// report also to `--output FILE`. When `--output` is standard output, it
+/// gets the JSON report once.
+fn emit(
+    report: &Report,
+    output: &OutputArgs,
+    destination: output::Destination,
+) -> Result<(), Failure> {
     // Standard output first: if the file cannot be written, the report is
     // still on the screen.
     let mut buf = Vec::new();
-    match output.format.unwrap_or(Format::Human) {
+    let default = if destination.is_stdout() {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    match output.format.unwrap_or(default) {
         Format::Json => render::json(report, &mut buf),
         Format::Human => render::human::render(report, &mut buf, render::Terminal::for_stdout()),
     }
@@ -248,14 +347,16 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
         err,
     })?;
     write_stdout(&buf)?;
-    if let Some(path) = &output.output {
+    if !matches!(
+        destination,
+        output::Destination::Nowhere | output::Destination::Stdout
+    ) {
         let mut buf = Vec::new();
-        let failure = |err| Failure::Write {
-            what: path.display().to_string(),
+        render::json(report, &mut buf).map_err(|err| Failure::Write {
+            what: "the report".into(),
             err,
-        };
-        render::json(report, &mut buf).map_err(failure)?;
-        fs::write(path, buf).map_err(failure)?;
+        })?;
+        destination.write(&buf)?;
     }
     Ok(())
 }

@@ -15,27 +15,31 @@ pub enum Pick<T> {
 }
 
 /// The VPC's DHCP option set out of the account's listing. No set on the
-/// VPC needs no listing (its failure does not matter then); a set the
-/// listing lacks (shared from another account, or created since) is asked
-/// for by ID.
+/// VPC needs no listing (its failure does not matter then); a failed
+/// listing is its own error (the report names every call that failed, the
+/// VPC's too when it failed as well); a set the listing lacks (shared from
+/// another account, or created since) is asked for by ID.
 pub fn dhcp_options(
     vpc: &Fact<Vpc>,
     sets: Fact<Vec<DhcpOptions>>,
 ) -> Pick<Fact<Option<DhcpOptions>>> {
-    let id = match vpc {
-        Err(e) => return Pick::Done(Err(e.clone())),
-        Ok(Vpc {
-            dhcp_options_id: None,
-            ..
-        }) => return Pick::Done(Ok(None)),
-        Ok(Vpc {
-            dhcp_options_id: Some(id),
-            ..
-        }) => id,
-    };
-    match sets {
-        Err(e) => Pick::Done(Err(e)),
-        Ok(sets) => match sets.into_iter().find(|d| &d.dhcp_options_id == id) {
+    match (vpc, sets) {
+        (
+            Ok(Vpc {
+                dhcp_options_id: None,
+                ..
+            }),
+            _,
+        ) => Pick::Done(Ok(None)),
+        (_, Err(e)) => Pick::Done(Err(e)),
+        (Err(e), Ok(_)) => Pick::Done(Err(e.clone())),
+        (
+            Ok(Vpc {
+                dhcp_options_id: Some(id),
+                ..
+            }),
+            Ok(sets),
+        ) => match sets.into_iter().find(|d| &d.dhcp_options_id == id) {
             Some(set) => Pick::Done(Ok(Some(set))),
             None => Pick::AskById(id.clone()),
         },
@@ -138,6 +142,11 @@ mod tests {
         assert_eq!(
             dhcp_options(&no_vpc, Ok(vec![set("dopt-00000001")])),
             Pick::Done(Err(denied(Need::Vpc)))
+        );
+        // Both failed: the listing's own error (the VPC's is the VPC's fact).
+        assert_eq!(
+            dhcp_options(&no_vpc, Err(denied(Need::DhcpOptions))),
+            Pick::Done(Err(denied(Need::DhcpOptions)))
         );
     }
 

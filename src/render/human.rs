@@ -15,7 +15,8 @@ use std::io::{self, Write};
 use comfy_table::{
     presets, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width as ColumnWidth,
 };
-use tidbpe_checks::{Finding, Fix, Status, Verdict};
+use tidbpe_checks::path::{AwsSide, ClientSide, Path, TidbSide};
+use tidbpe_checks::{FactError, FactErrorKind, Finding, Fix, Status, Verdict};
 
 use super::text::{self, capped};
 use super::Terminal;
@@ -48,6 +49,9 @@ pub fn render(report: &Report, out: &mut dyn Write, term: Terminal) -> io::Resul
     };
     let context = context_line(report);
     o.para(&words(&context, Style::Bold).collect::<Vec<_>>(), 2)?;
+    if let Some(path) = &report.context.path {
+        path_lines(&mut o, path)?;
+    }
     o.blank()?;
 
     if term.width >= TABLE_MIN_WIDTH && table_fits(&report.findings, term.width) {
@@ -64,7 +68,7 @@ pub fn render(report: &Report, out: &mut dyn Write, term: Terminal) -> io::Resul
         o.blank()?;
         details(&mut o, f)?;
     }
-    unknowns(&mut o, &report.findings)?;
+    unknowns(&mut o, report)?;
 
     o.blank()?;
     let s = &report.summary;
@@ -235,33 +239,58 @@ fn details(o: &mut Out<'_>, f: &Finding) -> io::Result<()> {
 }
 
 /// Unknowns often share one cause (no network, no permission, the
-/// deadline): say it once, with the calls it hit.
-fn unknowns(o: &mut Out<'_>, findings: &[Finding]) -> io::Result<()> {
-    let mut groups: Vec<(&str, Vec<&Finding>)> = Vec::new();
+/// deadline, throttling): say it once, with every call it hit (from the
+/// facts, so a call no finding names first is listed too). Denied calls
+/// make one block with one fix: the whole policy.
+fn unknowns(o: &mut Out<'_>, report: &Report) -> io::Result<()> {
+    let findings = &report.findings;
+    let error_of = |f: &Finding| -> Option<FactError> {
+        f.evidence
+            .get("error")
+            .and_then(|e| serde_json::from_value(e.clone()).ok())
+    };
+    // One block per kind of error; credential and API errors, whose fixes
+    // differ from check to check, per fix.
+    let key = |f: &Finding| -> String {
+        let kind = error_of(f).map(|e| e.kind);
+        match kind {
+            Some(k) if !matches!(k, FactErrorKind::Credentials | FactErrorKind::Api) => {
+                format!("{k:?}")
+            }
+            _ => f.fix.as_ref().map_or("", |x| x.text.as_str()).to_string(),
+        }
+    };
+    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
     for f in findings.iter().filter(|f| f.status == Status::Unknown) {
-        let cause = f.fix.as_ref().map_or("", |x| x.text.as_str());
-        match groups.iter_mut().find(|(c, _)| *c == cause) {
+        let k = key(f);
+        match groups.iter_mut().find(|(c, _)| *c == k) {
             Some((_, group)) => group.push(f),
-            None => groups.push((cause, vec![f])),
+            None => groups.push((k, vec![f])),
         }
     }
     for (_, group) in groups {
         o.blank()?;
         // The failed calls and what they said, each once.
-        let mut actions: Vec<&str> = Vec::new();
-        let mut messages: Vec<&str> = Vec::new();
+        let mut actions: Vec<String> = Vec::new();
+        let mut messages: Vec<String> = Vec::new();
+        let kind = error_of(group[0]).map(|e| e.kind);
         for f in &group {
-            let error = f.evidence.get("error");
-            let field = |k: &str| error.and_then(|e| e.get(k)).and_then(|v| v.as_str());
-            let (action, message) = match (field("action"), field("message")) {
-                (Some(a), Some(m)) => (Some(a), m),
-                _ => (None, f.summary.as_str()),
+            let (action, message) = match error_of(f) {
+                Some(e) => (Some(e.action), e.message),
+                None => (None, f.summary.clone()),
             };
             if let Some(a) = action.filter(|a| !actions.contains(a)) {
                 actions.push(a);
             }
             if !messages.contains(&message) {
                 messages.push(message);
+            }
+        }
+        if let Some(kind) = kind.filter(|k| *k != FactErrorKind::Credentials) {
+            for e in report.facts.errors().into_iter().filter(|e| e.kind == kind) {
+                if !actions.contains(&e.action) {
+                    actions.push(e.action.clone());
+                }
             }
         }
         let ids: Vec<Cow<'_, str>> = group.iter().map(|f| capped(&f.id, CELL_MAX)).collect();
@@ -272,10 +301,19 @@ fn unknowns(o: &mut Out<'_>, findings: &[Finding]) -> io::Result<()> {
         if !actions.is_empty() {
             o.labelled("calls:", &actions.join(", "))?;
         }
-        for message in messages {
+        for message in &messages {
             o.labelled("error:", message)?;
         }
-        if let Some(fix) = &group[0].fix {
+        if kind == Some(FactErrorKind::AccessDenied) {
+            let fix = Fix {
+                text: format!(
+                    "Allow {} to the identity running tidbpe (`tidbpe iam-policy` prints the whole read-only policy), then run the doctor again.",
+                    actions.join(", ")
+                ),
+                commands: vec!["tidbpe iam-policy".to_string()],
+            };
+            fix_lines(o, &fix)?;
+        } else if let Some(fix) = &group[0].fix {
             fix_lines(o, fix)?;
         }
     }
@@ -294,7 +332,7 @@ fn fix_lines(o: &mut Out<'_>, fix: &Fix) -> io::Result<()> {
 
 fn context_line(report: &Report) -> String {
     let c = &report.context;
-    let mut parts = vec![format!("tidbpe {}", report.tool.version)];
+    let mut parts = vec![report.provenance()];
     if let Some(account) = &c.account {
         parts.push(format!("account {account}"));
     }
@@ -322,6 +360,125 @@ fn context_line(report: &Report) -> String {
     // the screen or reach the terminal raw.
     let parts: Vec<Cow<'_, str>> = parts.iter().map(|p| capped(p, CELL_MAX)).collect();
     parts.join(" · ")
+}
+
+/// The labels of the three-way view, and the column its text starts in.
+const PATH_LABEL_WIDTH: usize = 8;
+
+/// The connection path three ways, one line each (wrapped at spaces):
+/// what TiDB Cloud expects, what AWS holds, what the client saw.
+fn path_lines(o: &mut Out<'_>, path: &Path) -> io::Result<()> {
+    let rows = [
+        ("TiDB", path.tidb.as_ref().map(tidb_parts)),
+        ("AWS", path.aws.as_ref().map(aws_parts)),
+        ("client", path.client.as_ref().map(client_parts)),
+    ];
+    for (label, parts) in rows {
+        let Some(parts) = parts.filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        // Each part capped and clean, like the context line; the dot that
+        // separates two parts ends the first one's last line.
+        let parts: Vec<Cow<'_, str>> = parts.iter().map(|p| capped(p, CELL_MAX)).collect();
+        let gap = PATH_LABEL_WIDTH.saturating_sub(text::width(label));
+        let mut line = vec![Word::new(label, Style::Bold).gap(gap)];
+        for (i, part) in parts.iter().enumerate() {
+            let start = line.len();
+            line.extend(words(part, Style::Plain));
+            if i + 1 < parts.len() && line.len() > start {
+                if let Some(last) = line.last_mut() {
+                    last.text = format!("{} ·", last.text).into();
+                }
+            }
+        }
+        o.para(&line, PATH_LABEL_WIDTH)?;
+    }
+    Ok(())
+}
+
+fn tidb_parts(t: &TidbSide) -> Vec<String> {
+    let mut parts = Vec::new();
+    match (&t.host, t.port) {
+        (Some(host), Some(port)) => parts.push(format!("{host}:{port}")),
+        (Some(host), None) => parts.push(host.clone()),
+        (None, Some(port)) => parts.push(format!("port {port}")),
+        (None, None) => {}
+    }
+    if let Some(service) = &t.service_name {
+        parts.push(service.clone());
+    }
+    if !t.az_ids.is_empty() {
+        parts.push(format!("AZ {}", t.az_ids.join(", ")));
+    }
+    if let Some(state) = &t.state {
+        parts.push(format!("cluster {state}"));
+    }
+    if let Some(source) = &t.source {
+        parts.push(match source.as_str() {
+            "cluster-json" => "(from --cluster-json)".to_string(),
+            "flags" => "(from the flags)".to_string(),
+            other => format!("(from {other})"),
+        });
+    }
+    parts
+}
+
+fn aws_parts(a: &AwsSide) -> Vec<String> {
+    let mut parts = Vec::new();
+    match &a.endpoint_id {
+        Some(id) => {
+            let mut endpoint = id.clone();
+            if let Some(state) = &a.endpoint_state {
+                endpoint.push_str(&format!(" {state}"));
+            }
+            match a.private_dns_enabled {
+                Some(true) => endpoint.push_str(", private DNS on"),
+                Some(false) => endpoint.push_str(", private DNS off"),
+                None => {}
+            }
+            parts.push(endpoint);
+        }
+        None => parts.push("no endpoint for the service".to_string()),
+    }
+    for subnet in &a.subnets {
+        parts.push(match &subnet.az_id {
+            Some(az) => format!("{} {az}", subnet.subnet_id),
+            None => subnet.subnet_id.clone(),
+        });
+    }
+    if !a.addresses.is_empty() {
+        let ips: Vec<String> = a.addresses.iter().map(|ip| ip.to_string()).collect();
+        parts.push(ips.join(", "));
+    }
+    if !a.service_az_ids.is_empty() {
+        parts.push(format!("service in {}", a.service_az_ids.join(", ")));
+    }
+    parts
+}
+
+fn client_parts(c: &ClientSide) -> Vec<String> {
+    let mut parts = Vec::new();
+    match (c.address, &c.az_id) {
+        (Some(ip), Some(az)) => parts.push(format!("{ip} {az}")),
+        (Some(ip), None) => parts.push(ip.to_string()),
+        (None, Some(az)) => parts.push(az.clone()),
+        (None, None) => {}
+    }
+    if !c.resolved.is_empty() {
+        let ips: Vec<String> = c.resolved.iter().map(|ip| ip.to_string()).collect();
+        parts.push(format!("resolved {}", ips.join(", ")));
+    }
+    for conn in &c.connections {
+        let mut seen = format!("{} {}", conn.address, conn.tcp);
+        if let Some(greeting) = &conn.greeting {
+            seen.push_str(&format!(", {greeting}"));
+        }
+        parts.push(seen);
+    }
+    if let Some(why) = &c.not_probed {
+        parts.push(format!("not probed: {why}"));
+    }
+    parts
 }
 
 fn vpc_source(source: &str) -> &str {

@@ -9,14 +9,17 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod believe;
 mod cli;
 mod commands;
 mod deadline;
 mod discovery;
 mod faults;
 mod large;
+mod redact;
 mod replay;
 mod scenarios;
+mod tidb;
 mod verdicts;
 mod worlds;
 
