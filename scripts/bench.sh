@@ -54,8 +54,9 @@ echo "$info" > "$tmp/lab.json"
 # field WORLD KEY: a value of the lab's JSON.
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["scenarios"][sys.argv[2]][sys.argv[3]])' "$tmp/lab.json" "$1" "$2"; }
 endpoint="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint_url"])' "$tmp/lab.json")"
-lab_get() { python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["requests"])' "$endpoint$1"; }
-set_latency() { lab_get "/lab/latency?ms=$1" > /dev/null; }
+# lab_state: "<AWS requests answered> <ms with one in flight>", both since the lab started.
+lab_state() { python3 -c 'import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1])); print(d["requests"], round(d["busy_ms"]))' "$endpoint/lab/requests"; }
+set_latency() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1]).read()' "$endpoint/lab/latency?ms=$1"; }
 median() { python3 -c 'import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))' "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -70,20 +71,21 @@ clean_env=(env -u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_SESSION
     AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
     AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)
 
-# doctor_once WORLD ENV… -- ARGS…: one run; prints "<wall ms> <calls>".
+# doctor_once WORLD ENV… -- ARGS…: one run; prints "<wall ms> <calls> <busy ms>".
 doctor_once() {
     local world="$1"; shift
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
-    local before after start end
-    before=$(lab_get /lab/requests)
+    local service r0 b0 r1 b1 start end
+    service="$(field "$world" service_name)"
+    read -r r0 b0 < <(lab_state)
     start=$(now_ms)
     "${clean_env[@]}" "${envs[@]}" "$bin" doctor --format json --timeout 60 \
-        --service-name "$(field "$world" service_name)" "${probe_flag[@]}" "$@" > "$tmp/report.json" || true
+        --service-name "$service" "${probe_flag[@]}" "$@" > "$tmp/report.json" || true
     end=$(now_ms)
-    after=$(lab_get /lab/requests)
-    echo "$((end - start)) $((after - before))"
+    read -r r1 b1 < <(lab_state)
+    echo "$((end - start)) $((r1 - r0)) $((b1 - b0))"
 }
 
 # The limit of the last run: its dependent rounds, read off its report.
@@ -102,19 +104,20 @@ PY
 
 # measure N RUNNER ARGS…: N pairs of runs, one at 0 ms and one at LATENCY,
 # interleaved (a machine's load drifts: a pair sees the same); prints
-# "<median wall at 0> <median wall at LATENCY> <median difference> <calls>".
+# "<median wall at 0> <median wall at LATENCY> <median wall difference>
+# <calls> <median busy difference>".
 measure() {
     local n="$1"; shift
-    local base=() slow=() diff=() wall calls b
+    local base=() slow=() diff=() busy=() wall calls b busy0 busy1
     for _ in $(seq "$n"); do
         set_latency 0
-        read -r b calls < <("$@")
+        read -r b calls busy0 < <("$@")
         set_latency "$latency"
-        read -r wall _ < <("$@")
-        base+=("$b"); slow+=("$wall"); diff+=($((wall - b)))
+        read -r wall _ busy1 < <("$@")
+        base+=("$b"); slow+=("$wall"); diff+=($((wall - b))); busy+=($((busy1 - busy0)))
     done
     set_latency 0
-    echo "$(median "${base[@]}") $(median "${slow[@]}") $(median "${diff[@]}") $calls"
+    echo "$(median "${base[@]}") $(median "${slow[@]}") $(median "${diff[@]}") $calls $(median "${busy[@]}")"
 }
 
 # cli_sequence WORLD: the guide's reads with the AWS CLI, one after another,
@@ -150,28 +153,37 @@ cli_sequence() {
     aws ec2 describe-network-acls --filters "Name=vpc-id,Values=$vpc" > /dev/null
 }
 
-# cli_once WORLD: one run of the sequence; prints "<wall ms> <calls>".
+# cli_once WORLD: one run of the sequence; prints "<wall ms> <calls> <busy ms>".
 cli_once() {
-    local before after start end
-    before=$(lab_get /lab/requests)
+    local r0 b0 r1 b1 start end
+    read -r r0 b0 < <(lab_state)
     start=$(now_ms)
     cli_sequence "$1"
     end=$(now_ms)
-    after=$(lab_get /lab/requests)
-    echo "$((end - start)) $((after - before))"
+    read -r r1 b1 < <(lab_state)
+    echo "$((end - start)) $((r1 - r0)) $((b1 - b0))"
 }
 
-row() { printf '%-8s %-30s %5s %7s %8s %6s %5s %6s %9s\n' "$@"; }
+row() { printf '%-8s %-30s %5s %7s %8s %6s %6s %5s %6s %9s\n' "$@"; }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f"{a/b:.1f}" if b > 0 else "-")' "$1" "$2"; }
 trips() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.1f}")' "$1" "$latency"; }
 
 echo "tidbpe: $bin ($("$bin" --version))"
 echo "medians of $runs doctor runs and $cli_runs AWS CLI runs; latency injected: ${latency} ms a round trip"
 echo
-row world mode calls "0 ms" "${latency} ms" trips limit "/limit" "CLI/this"
+# Warm-up, not measured: moto builds each action's parser and serializer on
+# its first call (hundreds of ms), and the first runs fill the page cache.
+for world in healthy large; do
+    cli_once "$world" > /dev/null
+    doctor_once "$world" AWS_EC2_METADATA_DISABLED=true -- --vpc-id "$(field "$world" vpc_id)" \
+        --instance-id "$(field "$world" instance_id)" > /dev/null
+    doctor_once "$world" AWS_EC2_METADATA_DISABLED=true -- > /dev/null
+done
+
+row world mode calls "0 ms" "${latency} ms" trips "(AWS)" limit "/limit" "CLI/this"
 doctor_0ms=""
 for world in healthy large; do
-    read -r cli0 cli_slow cli_diff cli_calls < <(measure "$cli_runs" cli_once "$world")
+    read -r cli0 cli_slow cli_diff cli_calls cli_busy < <(measure "$cli_runs" cli_once "$world")
     modes=("--vpc-id --instance-id" "on the instance (IMDS)" "unique endpoint (no IMDS)")
     for mode in "${modes[@]}"; do
         case "$mode" in
@@ -179,17 +191,19 @@ for world in healthy large; do
         on*) spec=(AWS_EC2_METADATA_SERVICE_ENDPOINT="$(field "$world" imds_url)" --) ;;
         *) spec=(AWS_EC2_METADATA_DISABLED=true --) ;;
         esac
-        read -r base slow diff calls < <(measure "$runs" doctor_once "$world" "${spec[@]}")
+        read -r base slow diff calls busy < <(measure "$runs" doctor_once "$world" "${spec[@]}")
         limit=$(last_limit)
         t=$(trips "$diff")
-        row "$world" "$mode" "$calls" "$base" "$slow" "$t" "$limit" "$(ratio "$t" "$limit")" "$(ratio "$cli_slow" "$slow")"
+        row "$world" "$mode" "$calls" "$base" "$slow" "$t" "$(trips "$busy")" "$limit" "$(ratio "$t" "$limit")" \
+            "$(ratio "$cli_slow" "$slow")"
         if [ -z "$doctor_0ms" ]; then doctor_0ms="$base"; fi
     done
-    row "$world" "AWS CLI, the guide's reads" "$cli_calls" "$cli0" "$cli_slow" "$(trips "$cli_diff")" - - -
+    row "$world" "AWS CLI, the guide's reads" "$cli_calls" "$cli0" "$cli_slow" "$(trips "$cli_diff")" "$(trips "$cli_busy")" - - -
 done
 set_latency 0
 echo
 echo "trips = median over pairs of (wall at ${latency} ms - wall at 0 ms) / ${latency} ms: AWS round trips waited in a row;"
+echo "(AWS) = the same from the lab's clock: time with an AWS request in flight (no process start, no CPU of the client);"
 echo "limit = dependent rounds no run can avoid; CLI/this = the AWS CLI's wall time over this mode's, at ${latency} ms."
 if [ ${#probe_flag[@]} -gt 0 ]; then
     echo "probes off (--no-probe): with probes, see tests/lab/netns.py (they would leave loopback here)."

@@ -710,8 +710,11 @@ MOTO_LOCK = threading.RLock()
 # Injected latency (benchmarks): every AWS API request waits
 # LATENCY["seconds"] before moto answers, and is counted; GET /lab/requests
 # returns the count (not delayed), so a benchmark can tell calls from round
-# trips, and GET /lab/latency?ms=N changes the delay.
-LATENCY = {"seconds": 0.0, "count": 0}
+# trips, and GET /lab/latency?ms=N changes the delay. It also returns
+# "busy_ms": how long at least one AWS request has been in flight, by the
+# lab's clock — round trips waited in a row, without the client's own start
+# and CPU time, which swamp a 100 ms signal on a loaded machine.
+LATENCY = {"seconds": 0.0, "count": 0, "inflight": 0, "since": 0.0, "busy": 0.0}
 _latency_lock = threading.Lock()
 
 
@@ -727,15 +730,24 @@ def install_dispatch():
             LATENCY["seconds"] = float(query.get("ms", "0")) / 1000.0
             environ["PATH_INFO"] = "/lab/requests"
         if environ.get("PATH_INFO") == "/lab/requests":
-            body = json.dumps({"requests": LATENCY["count"]}).encode()
+            body = json.dumps({"requests": LATENCY["count"], "busy_ms": round(LATENCY["busy"] * 1000.0, 1)}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         with _latency_lock:
             LATENCY["count"] += 1
-        if LATENCY["seconds"] > 0:
-            time.sleep(LATENCY["seconds"])
-        with MOTO_LOCK:
-            return list(original(self, environ, start_response))
+            if LATENCY["inflight"] == 0:
+                LATENCY["since"] = time.monotonic()
+            LATENCY["inflight"] += 1
+        try:
+            if LATENCY["seconds"] > 0:
+                time.sleep(LATENCY["seconds"])
+            with MOTO_LOCK:
+                return list(original(self, environ, start_response))
+        finally:
+            with _latency_lock:
+                LATENCY["inflight"] -= 1
+                if LATENCY["inflight"] == 0:
+                    LATENCY["busy"] += time.monotonic() - LATENCY["since"]
 
     DomainDispatcherApplication.__call__ = dispatch
 
@@ -856,6 +868,7 @@ def main(argv=None):
             worlds.get(current)
         LATENCY["seconds"] = args.latency_ms / 1000.0
         LATENCY["count"] = 0
+        LATENCY["busy"] = 0.0
         if args.serve:
             reply({"endpoint_url": endpoint_url, "region": REGION, "account": ACCOUNT})
         elif len(names) == 1:
