@@ -61,7 +61,8 @@ median() { python3 -c 'import statistics,sys; print(round(statistics.median(floa
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 probe_flag=()
-if "$bin" doctor --help | grep -q -- '--no-probe'; then
+"$bin" doctor --help > "$tmp/doctor-help.txt"
+if grep -q -- '--no-probe' "$tmp/doctor-help.txt"; then
     probe_flag=(--no-probe)
 fi
 
