@@ -11,10 +11,12 @@
 # AWS SDK in release); later ones only rebuild tidbpe. TIDBPE_BENCH_BIN=PATH
 # measures that binary instead (no build).
 #
-# Each doctor mode runs RUNS times with no injected latency and RUNS times
-# with every AWS answer delayed by LATENCY ms (inside the lab's moto, which
-# counts the requests). Round trips waited in a row = (median wall at LATENCY -
-# median wall at 0) / LATENCY. The limit is the number of dependent rounds the
+# Each doctor mode runs RUNS pairs of runs, one with no injected latency and
+# one with every AWS answer delayed by LATENCY ms (inside the lab's moto,
+# which counts the requests), after a warm-up pass. Round trips waited in a
+# row: trips = median of (wall at LATENCY - wall at 0) / LATENCY; rounds = the
+# lab's count of requests that waited for one another in a row (GET
+# /lab/rounds), which no CPU time blurs. The limit is the number of dependent rounds the
 # run cannot avoid: 1, +1 when the VPC comes from a listing (the unique
 # endpoint, --instance-id alone), +1 when a group names a prefix list (its
 # entries can only be asked for once the group is read). Probes, when this
@@ -54,8 +56,10 @@ echo "$info" > "$tmp/lab.json"
 # field WORLD KEY: a value of the lab's JSON.
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["scenarios"][sys.argv[2]][sys.argv[3]])' "$tmp/lab.json" "$1" "$2"; }
 endpoint="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint_url"])' "$tmp/lab.json")"
-# lab_state: "<AWS requests answered> <ms with one in flight>", both since the lab started.
-lab_state() { python3 -c 'import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1])); print(d["requests"], round(d["busy_ms"]))' "$endpoint/lab/requests"; }
+# lab_requests: how many AWS requests the lab has answered since it started.
+lab_requests() { python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["requests"])' "$endpoint/lab/requests"; }
+# lab_rounds N: how many of the requests from the N-th on waited for one another in a row.
+lab_rounds() { python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["rounds"])' "$endpoint/lab/rounds?since=$1"; }
 set_latency() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1]).read()' "$endpoint/lab/latency?ms=$1"; }
 median() { python3 -c 'import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))' "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -72,21 +76,21 @@ clean_env=(env -u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_SESSION
     AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
     AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)
 
-# doctor_once WORLD ENV… -- ARGS…: one run; prints "<wall ms> <calls> <busy ms>".
+# doctor_once WORLD ENV… -- ARGS…: one run; prints "<wall ms> <calls> <rounds>".
 doctor_once() {
     local world="$1"; shift
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
-    local service r0 b0 r1 b1 start end
+    local service r0 r1 start end
     service="$(field "$world" service_name)"
-    read -r r0 b0 < <(lab_state)
+    r0=$(lab_requests)
     start=$(now_ms)
     "${clean_env[@]}" "${envs[@]}" "$bin" doctor --format json --timeout 60 \
         --service-name "$service" "${probe_flag[@]}" "$@" > "$tmp/report.json" || true
     end=$(now_ms)
-    read -r r1 b1 < <(lab_state)
-    echo "$((end - start)) $((r1 - r0)) $((b1 - b0))"
+    r1=$(lab_requests)
+    echo "$((end - start)) $((r1 - r0)) $(lab_rounds $((r0 + 1)))"
 }
 
 # The limit of the last run: its dependent rounds, read off its report.
@@ -106,19 +110,20 @@ PY
 # measure N RUNNER ARGS…: N pairs of runs, one at 0 ms and one at LATENCY,
 # interleaved (a machine's load drifts: a pair sees the same); prints
 # "<median wall at 0> <median wall at LATENCY> <median wall difference>
-# <calls> <median busy difference>".
+# <calls> <median rounds at LATENCY>" (rounds mean something only when
+# answers take a while).
 measure() {
     local n="$1"; shift
-    local base=() slow=() diff=() busy=() wall calls b busy0 busy1
+    local base=() slow=() diff=() rounds=() wall calls b r
     for _ in $(seq "$n"); do
         set_latency 0
-        read -r b calls busy0 < <("$@")
+        read -r b calls _ < <("$@")
         set_latency "$latency"
-        read -r wall _ busy1 < <("$@")
-        base+=("$b"); slow+=("$wall"); diff+=($((wall - b))); busy+=($((busy1 - busy0)))
+        read -r wall _ r < <("$@")
+        base+=("$b"); slow+=("$wall"); diff+=($((wall - b))); rounds+=("$r")
     done
     set_latency 0
-    echo "$(median "${base[@]}") $(median "${slow[@]}") $(median "${diff[@]}") $calls $(median "${busy[@]}")"
+    echo "$(median "${base[@]}") $(median "${slow[@]}") $(median "${diff[@]}") $calls $(median "${rounds[@]}")"
 }
 
 # cli_sequence WORLD: the guide's reads with the AWS CLI, one after another,
@@ -154,15 +159,15 @@ cli_sequence() {
     aws ec2 describe-network-acls --filters "Name=vpc-id,Values=$vpc" > /dev/null
 }
 
-# cli_once WORLD: one run of the sequence; prints "<wall ms> <calls> <busy ms>".
+# cli_once WORLD: one run of the sequence; prints "<wall ms> <calls> <rounds>".
 cli_once() {
-    local r0 b0 r1 b1 start end
-    read -r r0 b0 < <(lab_state)
+    local r0 r1 start end
+    r0=$(lab_requests)
     start=$(now_ms)
     cli_sequence "$1"
     end=$(now_ms)
-    read -r r1 b1 < <(lab_state)
-    echo "$((end - start)) $((r1 - r0)) $((b1 - b0))"
+    r1=$(lab_requests)
+    echo "$((end - start)) $((r1 - r0)) $(lab_rounds $((r0 + 1)))"
 }
 
 row() { printf '%-8s %-30s %5s %7s %8s %6s %6s %5s %6s %9s\n' "$@"; }
@@ -181,10 +186,10 @@ for world in healthy large; do
     doctor_once "$world" AWS_EC2_METADATA_DISABLED=true -- > /dev/null
 done
 
-row world mode calls "0 ms" "${latency} ms" trips "(AWS)" limit "/limit" "CLI/this"
+row world mode calls "0 ms" "${latency} ms" trips rounds limit "/limit" "CLI/this"
 doctor_0ms=""
 for world in healthy large; do
-    read -r cli0 cli_slow cli_diff cli_calls cli_busy < <(measure "$cli_runs" cli_once "$world")
+    read -r cli0 cli_slow cli_diff cli_calls cli_rounds < <(measure "$cli_runs" cli_once "$world")
     modes=("--vpc-id --instance-id" "on the instance (IMDS)" "unique endpoint (no IMDS)")
     for mode in "${modes[@]}"; do
         case "$mode" in
@@ -192,19 +197,20 @@ for world in healthy large; do
         on*) spec=(AWS_EC2_METADATA_SERVICE_ENDPOINT="$(field "$world" imds_url)" --) ;;
         *) spec=(AWS_EC2_METADATA_DISABLED=true --) ;;
         esac
-        read -r base slow diff calls busy < <(measure "$runs" doctor_once "$world" "${spec[@]}")
+        read -r base slow diff calls rounds < <(measure "$runs" doctor_once "$world" "${spec[@]}")
         limit=$(last_limit)
         t=$(trips "$diff")
-        row "$world" "$mode" "$calls" "$base" "$slow" "$t" "$(trips "$busy")" "$limit" "$(ratio "$t" "$limit")" \
+        row "$world" "$mode" "$calls" "$base" "$slow" "$t" "$rounds" "$limit" "$(ratio "$rounds" "$limit")" \
             "$(ratio "$cli_slow" "$slow")"
         if [ -z "$doctor_0ms" ]; then doctor_0ms="$base"; fi
     done
-    row "$world" "AWS CLI, the guide's reads" "$cli_calls" "$cli0" "$cli_slow" "$(trips "$cli_diff")" "$(trips "$cli_busy")" - - -
+    row "$world" "AWS CLI, the guide's reads" "$cli_calls" "$cli0" "$cli_slow" "$(trips "$cli_diff")" "$cli_rounds" - - -
 done
 set_latency 0
 echo
 echo "trips = median over pairs of (wall at ${latency} ms - wall at 0 ms) / ${latency} ms: AWS round trips waited in a row;"
-echo "(AWS) = the same from the lab's clock: time with an AWS request in flight (no process start, no CPU of the client);"
+echo "rounds = requests that waited for one another in a row, by the lab's clock at ${latency} ms (moto answers one request"
+echo "         at a time: on a big world its work hides a round from the wall's count); /limit = rounds / limit;"
 echo "limit = dependent rounds no run can avoid; CLI/this = the AWS CLI's wall time over this mode's, at ${latency} ms."
 if [ ${#probe_flag[@]} -gt 0 ]; then
     echo "probes off (--no-probe): with probes, see tests/lab/netns.py (they would leave loopback here)."

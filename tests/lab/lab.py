@@ -710,12 +710,28 @@ MOTO_LOCK = threading.RLock()
 # Injected latency (benchmarks): every AWS API request waits
 # LATENCY["seconds"] before moto answers, and is counted; GET /lab/requests
 # returns the count (not delayed), so a benchmark can tell calls from round
-# trips, and GET /lab/latency?ms=N changes the delay. It also returns
-# "busy_ms": how long at least one AWS request has been in flight, by the
-# lab's clock — round trips waited in a row, without the client's own start
-# and CPU time, which swamp a 100 ms signal on a loaded machine.
-LATENCY = {"seconds": 0.0, "count": 0, "inflight": 0, "since": 0.0, "busy": 0.0}
+# trips, and GET /lab/latency?ms=N changes the delay. GET /lab/rounds?since=N
+# returns how many requests from the N-th on waited for one another in a row:
+# the longest chain of requests each sent after the one before it was
+# answered, by the lab's clock (round trips waited in a row, without the
+# client's own start-up and CPU time, nor moto's: it answers one request at a
+# time, which at 0 ms hides a second round behind the first's work).
+LATENCY = {"seconds": 0.0, "count": 0}
 _latency_lock = threading.Lock()
+# (arrived, answered) of the last requests, by request number.
+REQUEST_LOG = {}
+REQUEST_LOG_MAX = 20000
+
+
+def rounds_since(first):
+    """The longest chain of requests (numbered first or later) in which
+    each was sent after the one before it had been answered."""
+    with _latency_lock:
+        times = sorted(t for n, t in REQUEST_LOG.items() if n >= first and t[1] is not None)
+    depth = []
+    for arrived, _ in times:
+        depth.append(1 + max((d for (_, answered), d in zip(times, depth) if answered <= arrived), default=0))
+    return max(depth, default=0)
 
 
 def install_dispatch():
@@ -729,15 +745,21 @@ def install_dispatch():
             query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
             LATENCY["seconds"] = float(query.get("ms", "0")) / 1000.0
             environ["PATH_INFO"] = "/lab/requests"
-        if environ.get("PATH_INFO") == "/lab/requests":
-            body = json.dumps({"requests": LATENCY["count"], "busy_ms": round(LATENCY["busy"] * 1000.0, 1)}).encode()
+        path = environ.get("PATH_INFO")
+        if path in ("/lab/requests", "/lab/rounds"):
+            if path == "/lab/rounds":
+                query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+                answer = {"rounds": rounds_since(int(query.get("since", "0")))}
+            else:
+                answer = {"requests": LATENCY["count"]}
+            body = json.dumps(answer).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         with _latency_lock:
             LATENCY["count"] += 1
-            if LATENCY["inflight"] == 0:
-                LATENCY["since"] = time.monotonic()
-            LATENCY["inflight"] += 1
+            number = LATENCY["count"]
+            REQUEST_LOG[number] = (time.monotonic(), None)
+            REQUEST_LOG.pop(number - REQUEST_LOG_MAX, None)
         try:
             if LATENCY["seconds"] > 0:
                 time.sleep(LATENCY["seconds"])
@@ -745,9 +767,8 @@ def install_dispatch():
                 return list(original(self, environ, start_response))
         finally:
             with _latency_lock:
-                LATENCY["inflight"] -= 1
-                if LATENCY["inflight"] == 0:
-                    LATENCY["busy"] += time.monotonic() - LATENCY["since"]
+                if number in REQUEST_LOG:
+                    REQUEST_LOG[number] = (REQUEST_LOG[number][0], time.monotonic())
 
     DomainDispatcherApplication.__call__ = dispatch
 
@@ -868,7 +889,7 @@ def main(argv=None):
             worlds.get(current)
         LATENCY["seconds"] = args.latency_ms / 1000.0
         LATENCY["count"] = 0
-        LATENCY["busy"] = 0.0
+        REQUEST_LOG.clear()
         if args.serve:
             reply({"endpoint_url": endpoint_url, "region": REGION, "account": ACCOUNT})
         elif len(names) == 1:
