@@ -85,7 +85,7 @@ pub struct DoctorArgs {
     /// AWS region; default: the region in the service name.
     #[arg(long, value_name = "REGION", value_parser = parse_region)]
     pub region: Option<String>,
-    /// Connection host; default: gateway01-privatelink.<region>.prod.aws.tidbcloud.com.
+    /// Connection host; default: the endpoint service's private DNS name (e.g. gateway01-privatelink.<region>.prod.aws.tidbcloud.com).
     #[arg(long, value_name = "HOST", value_parser = parse_host)]
     pub host: Option<String>,
     /// Connection port.

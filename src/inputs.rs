@@ -1,6 +1,6 @@
 //! Turning the validated flags into [`Inputs`]: defaults (the region from
-//! the service name or host, the host from the region), checks between
-//! flags, the deselected checks. Values were validated by `cli.rs` already.
+//! the service name or host; the host itself is left to the service's
+//! private DNS name), checks between flags, the deselected checks. Values were validated by `cli.rs` already.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,10 +40,9 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
             flag: "--region",
             message: "required when the service name carries none (e.g. us-east-1)".into(),
         })?;
-    let host = args
-        .host
-        .clone()
-        .unwrap_or_else(|| format!("gateway01-privatelink.{region}.prod.aws.tidbcloud.com"));
+    // Without --host, the host is the endpoint service's private DNS name,
+    // known after the service lookup (`tidbpe_checks::effective_host`).
+    let host = args.host.clone();
     if let Some(profile) = &args.profile {
         if profile_files_lack(profile) {
             return Err(InputError {

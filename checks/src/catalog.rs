@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Finding, Status};
 use crate::facts::Facts;
-use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, vpc};
+use crate::{acl, aws, az, dns, ep, inp, ipv, net, sg, svc, vpc};
 
 /// Every check, in report order.
 pub static CATALOG: &[Check] = &[
     inp::TARGET_HOST,
     aws::AWS_IDENTITY,
     svc::ENDPOINT_SERVICE,
+    svc::SERVICE_PRIVATE_DNS,
     vpc::VPC_DNS_SUPPORT,
     vpc::VPC_DNS_HOSTNAMES,
     vpc::VPC_DHCP_RESOLVER,
@@ -31,6 +32,8 @@ pub static CATALOG: &[Check] = &[
     acl::CLIENT_SUBNET_ACL,
     dns::DNS_RESOLVES,
     dns::DNS_PRIVATE_ANSWER,
+    dns::RESOLVER_RULES,
+    ipv::IP_FAMILY,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
 ];
@@ -110,6 +113,8 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            dns::dns004_tests::FAIL_CASES,
+            ipv::tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -131,8 +136,11 @@ mod tests {
         ("EP001", Need::SecurityGroups), // only for the pre-flight command
         ("SG001", Need::PrefixLists),    // no rule names a prefix list
         ("SG002", Need::PrefixLists),
-        ("SG001", Need::Vpc),  // only read when the client is unknown
-        ("ACL001", Need::Vpc), // only read when the client is unknown
+        ("SG001", Need::Vpc),          // only read when the client is unknown
+        ("ACL001", Need::Vpc),         // only read when the client is unknown
+        ("EP002", Need::Service),      // words pendingAcceptance (AcceptanceRequired)
+        ("DNS004", Need::Endpoints),   // decides only a parent rule's case
+        ("DNS004", Need::HostedZones), // decides only a parent rule with private DNS off
     ];
 
     fn implemented() -> impl Iterator<Item = &'static Check> {

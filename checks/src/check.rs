@@ -161,6 +161,8 @@ pub enum Need {
     SecurityGroups,
     PrefixLists,
     NetworkAcls,
+    ResolverRuleAssociations,
+    ResolverRules,
 }
 
 impl Need {
@@ -180,6 +182,8 @@ impl Need {
         Need::SecurityGroups,
         Need::PrefixLists,
         Need::NetworkAcls,
+        Need::ResolverRuleAssociations,
+        Need::ResolverRules,
     ];
 
     /// The call's name: the read-only IAM action that allows it.
@@ -199,6 +203,8 @@ impl Need {
             Need::SecurityGroups => "ec2:DescribeSecurityGroups",
             Need::PrefixLists => "ec2:GetManagedPrefixListEntries",
             Need::NetworkAcls => "ec2:DescribeNetworkAcls",
+            Need::ResolverRuleAssociations => "route53resolver:ListResolverRuleAssociations",
+            Need::ResolverRules => "route53resolver:GetResolverRule",
         }
     }
 
@@ -340,9 +346,11 @@ mod tests {
             Need::SecurityGroups => 11,
             Need::PrefixLists => 12,
             Need::NetworkAcls => 13,
+            Need::ResolverRuleAssociations => 14,
+            Need::ResolverRules => 15,
         };
         let ordinals: Vec<usize> = Need::ALL.iter().map(|n| ordinal(*n)).collect();
-        assert_eq!(ordinals, (0..=13).collect::<Vec<_>>());
+        assert_eq!(ordinals, (0..=15).collect::<Vec<_>>());
     }
 
     #[test]

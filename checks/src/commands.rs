@@ -49,12 +49,30 @@ pub(crate) fn disassociate_vpc_from_hosted_zone(facts: &Facts, zone_id: &str, vp
     )
 }
 
+/// Take a Route 53 Resolver rule off a VPC (the rule stays for other VPCs).
+pub(crate) fn disassociate_resolver_rule(facts: &Facts, rule_id: &str, vpc: &str) -> String {
+    aws(
+        facts,
+        "route53resolver",
+        format!("disassociate-resolver-rule --resolver-rule-id {rule_id} --vpc-id {vpc}"),
+    )
+}
+
 /// What AWS sees of an endpoint service name in the region.
 pub(crate) fn describe_vpc_endpoint_services(facts: &Facts, service_name: &str) -> String {
     aws(
         facts,
         "ec2",
         format!("describe-vpc-endpoint-services --service-names {service_name}"),
+    )
+}
+
+/// The service's private DNS name and its verification state.
+pub(crate) fn describe_private_dns_name(facts: &Facts, service_name: &str) -> String {
+    aws(
+        facts,
+        "ec2",
+        format!("describe-vpc-endpoint-services --service-names {service_name} --query 'ServiceDetails[].[PrivateDnsName,PrivateDnsNameVerificationState]'"),
     )
 }
 
@@ -112,6 +130,20 @@ pub(crate) fn enable_private_dns(facts: &Facts, endpoint_id: &str) -> String {
         facts,
         "ec2",
         format!("modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --private-dns-enabled"),
+    )
+}
+
+/// Give an endpoint the IP families of `ip_address_type` (`dualstack`),
+/// for its addresses and its DNS records alike.
+pub(crate) fn modify_vpc_endpoint_ip_address_type(
+    facts: &Facts,
+    endpoint_id: &str,
+    ip_address_type: &str,
+) -> String {
+    aws(
+        facts,
+        "ec2",
+        format!("modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --ip-address-type {ip_address_type} --dns-options DnsRecordIpType={ip_address_type}"),
     )
 }
 

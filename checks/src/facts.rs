@@ -82,7 +82,11 @@ pub struct Inputs {
     #[serde(default)]
     pub az_ids: Vec<String>,
     pub region: String,
-    pub host: String,
+    /// `--host` (or the cluster JSON's host): what the user gave. `None`:
+    /// the host is the service's private DNS name, known only after the
+    /// service lookup (read it with `read::host`, never from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
@@ -150,6 +154,10 @@ pub struct Facts {
     /// `ec2:DescribeNetworkAcls` of every network ACL in the VPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    /// `route53resolver:ListResolverRuleAssociations` of the VPC, each rule
+    /// read with `route53resolver:GetResolverRule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_rules: Option<Fact<Vec<ResolverRule>>>,
     // Keyed by `Need`, written as its IAM action (the slowest call, when a
     // need is called more than once); an action this version does not know
     // is dropped when a report is read.
@@ -180,6 +188,20 @@ pub struct EndpointService {
     pub private_dns_names: Vec<String>,
     #[serde(default)]
     pub owner: Option<String>,
+    /// `PrivateDnsNameVerificationState`: `verified`, `pendingVerification`,
+    /// `failed`. `None`: AWS did not say (or a report of an older tidbpe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name_verification_state: Option<String>,
+    /// `AcceptanceRequired`: the owner accepts each endpoint (TiDB Cloud's
+    /// exclusive model: after the endpoint ID is registered in its console).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance_required: Option<bool>,
+    /// `SupportedIpAddressTypes` (`ipv4`, `ipv6`); `None`: not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_ip_address_types: Option<Vec<String>>,
+    /// `ServiceRegion`: where the service lives (cross-region PrivateLink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
 }
 
 /// One availability zone: the name is per-account, the ID is global.
@@ -332,6 +354,21 @@ pub struct Endpoint {
     pub security_group_ids: Vec<String>,
     #[serde(default)]
     pub network_interface_ids: Vec<String>,
+    /// `IpAddressType`: `ipv4`, `dualstack`, `ipv6`; `None`: not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+    /// `DnsEntries`: the regional name first, then one per AZ, then (with
+    /// private DNS on) the private DNS name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_entries: Vec<DnsEntry>,
+}
+
+/// One DNS name of an interface endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DnsEntry {
+    pub dns_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
 }
 
 impl Endpoint {
@@ -358,6 +395,14 @@ pub struct Subnet {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub cidr_block: Option<IpNet>,
+    /// `Ipv6Native`: an IPv6-only subnet (no IPv4 addresses at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_native: Option<bool>,
+    /// The subnet's associated IPv6 CIDR blocks (dual stack when it has an
+    /// IPv4 CIDR too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub ipv6_cidr_blocks: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -443,6 +488,36 @@ pub struct AclEntry {
     /// Port range, inclusive; `None`: all ports.
     #[serde(default)]
     pub port_range: Option<(u16, u16)>,
+}
+
+/// A Route 53 Resolver rule associated with the VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResolverRule {
+    /// `rslvr-rr-…`.
+    pub rule_id: String,
+    /// As Resolver gives it, usually with the final dot (`tidbcloud.com.`,
+    /// `.` for every name).
+    pub domain_name: String,
+    /// `FORWARD`, `SYSTEM` or `RECURSIVE`.
+    pub rule_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where a FORWARD rule sends queries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub target_ips: Vec<std::net::SocketAddr>,
+    /// The outbound endpoint that forwards (`rslvr-out-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_endpoint_id: Option<String>,
+    /// The owner's account (a rule shared through AWS RAM has another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// `rslvr-rrassoc-…`: the association with the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_id: Option<String>,
+    /// `COMPLETE`, `CREATING`, `DELETING`, `FAILED`, `OVERRIDDEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_status: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::check::Outcome;
-use crate::facts::{Client, Endpoint, EndpointService, Fact, Facts, PrefixList, Subnet, Zone};
+use crate::check::{Fix, Outcome};
+use crate::facts::{
+    Client, ClientSource, Endpoint, EndpointService, Fact, Facts, Inputs, PrefixList, Subnet, Zone,
+};
 use crate::rules::{sg_ingress, Peer};
 
 /// `None` → skip (with `missing`), `Err` → unknown, `Ok` → the value.
@@ -51,6 +53,97 @@ pub(crate) fn service(facts: &Facts) -> Result<&EndpointService, Outcome> {
             "the endpoint service does not exist in this region (see SVC001)",
         )),
     }
+}
+
+/// A DNS name as Route 53 compares it: lowercase, without the final dot
+/// (the root `.` becomes the empty name).
+pub(crate) fn dns_name(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Does `domain` (a zone, a Resolver rule's domain, a private DNS name)
+/// answer for `name`: the same name or a name under it? A wildcard
+/// `*.example.com` covers the names under `example.com`; the root covers
+/// every name.
+pub(crate) fn covers(domain: &str, name: &str) -> bool {
+    let name = dns_name(name);
+    let domain = dns_name(domain);
+    if let Some(parent) = domain.strip_prefix("*.") {
+        return name.ends_with(&format!(".{parent}"));
+    }
+    domain.is_empty() || name == domain || name.ends_with(&format!(".{domain}"))
+}
+
+/// The service's private DNS names, as Route 53 compares them.
+pub(crate) fn private_dns_names(service: &EndpointService) -> Vec<String> {
+    let mut names: Vec<String> = service
+        .private_dns_names
+        .iter()
+        .map(|n| dns_name(n))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.dedup();
+    names
+}
+
+/// Why the host is not known, when `--host` was not given.
+fn unknown_host(
+    inputs: &Inputs,
+    service: Option<&Fact<Option<EndpointService>>>,
+) -> Result<String, Outcome> {
+    if let Some(host) = &inputs.host {
+        return Ok(dns_name(host));
+    }
+    let service = match service {
+        None => {
+            return Err(Outcome::skip(
+                "no --host given, and the endpoint service was not looked up",
+            ))
+        }
+        Some(Err(e)) => return Err(Outcome::unknown(e)),
+        Some(Ok(None)) => return Err(Outcome::skip(
+            "no --host given, and the endpoint service does not exist in this region (see SVC001)",
+        )),
+        Some(Ok(Some(s))) => s,
+    };
+    private_dns_names(service)
+        .into_iter()
+        .find(|n| !n.starts_with("*."))
+        .ok_or_else(|| {
+            Outcome::skip(format!(
+                "no --host given, and {} has no private DNS name to connect to: pass --host (see SVC002)",
+                service.service_id.as_deref().unwrap_or(&service.service_name)
+            ))
+        })
+}
+
+/// The host the client connects to: `--host` (or the cluster JSON's host)
+/// when given, else the endpoint service's private DNS name. Lowercase,
+/// without the final dot; `None` when neither is known.
+pub fn effective_host(facts: &Facts) -> Option<String> {
+    host(facts).ok()
+}
+
+/// The host the client connects to, or why it is not known: `skip` when
+/// nothing names it, `unknown` when the service lookup failed.
+pub(crate) fn host(facts: &Facts) -> Result<String, Outcome> {
+    unknown_host(&facts.inputs, facts.service.as_ref())
+}
+
+/// The domain the endpoint's private DNS answers for the host (the
+/// service's private DNS name that covers it, without a wildcard's `*.`),
+/// else the host itself: with private DNS on, AWS answers it from a
+/// private zone of that name.
+pub(crate) fn private_dns_domain(facts: &Facts, host: &str) -> String {
+    ok(&facts.service)
+        .and_then(|s| s.as_ref())
+        .and_then(|s| {
+            private_dns_names(s)
+                .into_iter()
+                .find(|n| covers(n, host))
+                .map(|n| n.trim_start_matches("*.").to_string())
+        })
+        .unwrap_or_else(|| dns_name(host))
 }
 
 /// The endpoints in the VPC that are for the service (or the one `--endpoint-id` names).
@@ -254,6 +347,79 @@ pub(crate) fn subnet<'a>(subnets: &'a [Subnet], id: &str) -> Option<&'a Subnet> 
     subnets.iter().find(|s| s.subnet_id == id)
 }
 
+/// Where the client stands when it is outside the VPC under test (another
+/// VPC, or `--client-ip` outside the VPC's CIDRs): the endpoint's private
+/// DNS answers only inside its VPC. `None`: inside, or not known.
+pub(crate) fn client_outside_vpc(facts: &Facts) -> Option<String> {
+    let client = ok(&facts.client)?;
+    let ours = facts.vpc_choice.as_ref()?.vpc_id.as_str();
+    if let Some(theirs) = client.vpc_id.as_deref() {
+        return (theirs != ours).then(|| format!("the client is in {theirs}, not in {ours}"));
+    }
+    if client.source != ClientSource::ClientIp {
+        return None;
+    }
+    // Only IPv4: the VPC's facts list its IPv4 CIDRs only.
+    let ip @ IpAddr::V4(_) = client.private_ip? else {
+        return None;
+    };
+    let cidrs = &ok(&facts.vpc)?.cidr_blocks;
+    let v4: Vec<String> = cidrs
+        .iter()
+        .filter(|c| matches!(c, IpNet::V4(_)))
+        .map(|c| c.to_string())
+        .collect();
+    (!v4.is_empty() && !cidrs.iter().any(|c| c.contains(&ip)))
+        .then(|| format!("the client {ip} is outside {ours} ({})", join(&v4)))
+}
+
+/// The endpoint's regional DNS name (`vpce-…-….vpce-svc-….<region>.vpce.amazonaws.com`),
+/// when its `DnsEntries` carry one: it answers from anywhere.
+pub(crate) fn regional_dns_name(endpoint: &Endpoint) -> Option<&str> {
+    endpoint
+        .dns_entries
+        .iter()
+        .map(|e| e.dns_name.as_str())
+        .find(|n| {
+            // Zonal names carry the AZ in the first label (`vpce-…-…-us-east-1a.…`).
+            let first = n.split('.').next().unwrap_or_default();
+            n.trim_end_matches('.').ends_with(".vpce.amazonaws.com")
+                && first
+                    .strip_prefix(endpoint.endpoint_id.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|suffix| !suffix.is_empty() && !suffix.contains('-'))
+        })
+}
+
+/// The three ways a client outside the endpoint's VPC reaches the host
+/// (AWS: "Access an AWS service through an interface VPC endpoint" and
+/// Route 53 Resolver / Profiles): the fix for a client elsewhere.
+pub(crate) fn outside_vpc_fix(facts: &Facts, endpoint: Option<&Endpoint>, host: &str) -> Fix {
+    let vpc = facts
+        .vpc_choice
+        .as_ref()
+        .map(|c| c.vpc_id.as_str())
+        .unwrap_or("the endpoint's VPC");
+    let regional = endpoint
+        .and_then(regional_dns_name)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            "the endpoint's regional DNS name (its first DnsEntries name)".to_string()
+        });
+    let id = endpoint
+        .map(|e| e.endpoint_id.as_str())
+        .unwrap_or("the endpoint");
+    Fix {
+        text: format!(
+            "The endpoint's private DNS answers {host} only inside {vpc}. From elsewhere, one of three ways works: \
+             (1) a Route 53 Resolver inbound endpoint in {vpc}, and the client's DNS forwarding {host} to its addresses; \
+             (2) private DNS off on {id}, and a private hosted zone {host} (associated with the client's VPC) whose alias or CNAME points at {regional}; \
+             (3) a Route 53 Profile that carries {id}, associated with the client's VPC."
+        ),
+        commands: vec![],
+    }
+}
+
 /// `a, b and c`.
 pub(crate) fn join(items: &[String]) -> String {
     match items {
@@ -323,5 +489,39 @@ mod tests {
             brief(&s(&["a", "b", "c", "d"])),
             "a; b (and 2 more, in the evidence)"
         );
+    }
+
+    #[test]
+    fn covers_is_route53s_match() {
+        assert!(covers(
+            "tidbcloud.com.",
+            "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com"
+        ));
+        assert!(covers(".", "anything.example"));
+        assert!(covers("", "anything.example"));
+        assert!(covers("A.Example.COM.", "a.example.com"));
+        assert!(!covers("example.com", "notexample.com"));
+        assert!(!covers("www.example.com", "example.com"));
+        assert!(covers("*.example.com", "db.example.com"));
+        assert!(!covers("*.example.com", "example.com"));
+    }
+
+    #[test]
+    fn the_host_is_the_flag_else_the_services_private_dns_name() {
+        let mut f = healthy();
+        f.inputs.host = Some("Gateway01-PrivateLink.us-east-1.prod.aws.tidbcloud.com.".into());
+        assert_eq!(host(&f).unwrap(), crate::testing::HOST);
+        f.inputs.host = None;
+        assert_eq!(effective_host(&f).as_deref(), Some(crate::testing::HOST));
+        if let Some(Ok(Some(s))) = &mut f.service {
+            s.private_dns_names = vec!["*.c1.example.com".into()];
+        }
+        assert_eq!(host(&f).unwrap_err().status, crate::check::Status::Skip);
+        assert_eq!(
+            private_dns_domain(&f, "db.c1.example.com"),
+            "c1.example.com"
+        );
+        f.service = None;
+        assert_eq!(effective_host(&f), None);
     }
 }

@@ -13,7 +13,7 @@
 
 use crate::check::{Finding, Need, Status};
 use crate::facts::{
-    AclEntry, Client, ClientSource, DhcpOptions, Endpoint, EndpointService, FactError,
+    AclEntry, Client, ClientSource, DhcpOptions, DnsEntry, Endpoint, EndpointService, FactError,
     FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup, SgPeer,
     SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
 };
@@ -41,7 +41,33 @@ pub fn endpoint(id: &str, state: &str, private_dns: bool, subnets: &[&str]) -> E
         subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
         security_group_ids: vec!["sg-00000001".into()],
         network_interface_ids: vec![],
+        ip_address_type: None,
+        dns_entries: vec![],
     }
+}
+
+/// An endpoint's `DnsEntries` as AWS gives them: the regional name, one
+/// zonal name, and (private DNS on) the private DNS name.
+pub fn dns_entries(endpoint_id: &str, private_dns: bool) -> Vec<DnsEntry> {
+    let svc = SVC.rsplit('.').next().unwrap_or_default();
+    let entry = |name: String, zone: &str| DnsEntry {
+        dns_name: name,
+        hosted_zone_id: Some(zone.into()),
+    };
+    let mut entries = vec![
+        entry(
+            format!("{endpoint_id}-a1b2c3d4.{svc}.us-east-1.vpce.amazonaws.com"),
+            "Z7HUB22UULQXV",
+        ),
+        entry(
+            format!("{endpoint_id}-a1b2c3d4-us-east-1b.{svc}.us-east-1.vpce.amazonaws.com"),
+            "Z7HUB22UULQXV",
+        ),
+    ];
+    if private_dns {
+        entries.push(entry(HOST.into(), "Z00000000PRIVATE"));
+    }
+    entries
 }
 
 pub fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
@@ -51,6 +77,8 @@ pub fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
         availability_zone: az_name.into(),
         az_id: az_id.into(),
         cidr_block: None,
+        ipv6_native: None,
+        ipv6_cidr_blocks: vec![],
     }
 }
 
@@ -66,7 +94,7 @@ pub fn world(endpoints: Vec<Endpoint>) -> Facts {
     Facts {
         inputs: Inputs {
             service_name: Some(SVC.into()),
-            host: HOST.into(),
+            host: Some(HOST.into()),
             region: "us-east-1".into(),
             port: 4000,
             ..Inputs::default()
@@ -80,8 +108,12 @@ pub fn world(endpoints: Vec<Endpoint>) -> Facts {
             service_id: None,
             service_type: vec!["Interface".into()],
             availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
-            private_dns_names: vec![],
+            private_dns_names: vec![HOST.into()],
             owner: None,
+            private_dns_name_verification_state: Some("verified".into()),
+            acceptance_required: Some(false),
+            supported_ip_address_types: Some(vec!["ipv4".into()]),
+            service_region: Some("us-east-1".into()),
         }))),
         zones: Some(Ok(vec![
             zone("us-east-1a", "use1-az6"),
@@ -168,6 +200,8 @@ pub fn healthy() -> Facts {
     let mut endpoint = endpoint(ENDPOINT, "available", true, &[ENDPOINT_SUBNET]);
     endpoint.security_group_ids = vec![ENDPOINT_SG.into()];
     endpoint.network_interface_ids = vec!["eni-0000000b".into()];
+    endpoint.ip_address_type = Some("ipv4".into());
+    endpoint.dns_entries = dns_entries(ENDPOINT, true);
     let mut facts = world(vec![endpoint]);
     if let Some(Ok(subnets)) = &mut facts.subnets {
         let mut client = subnet(CLIENT_SUBNET, "us-east-1b", "use1-az1");
@@ -221,6 +255,7 @@ pub fn healthy() -> Facts {
         ])),
         prefix_lists: Some(Ok(vec![])),
         network_acls: Some(Ok(vec![acl("acl-00000001", &[], allow_all())])),
+        resolver_rules: Some(Ok(vec![])),
         ..facts
     }
 }
@@ -288,6 +323,7 @@ pub fn fail_need(facts: &mut Facts, need: Need, err: FactError) {
         Need::SecurityGroups => facts.security_groups = Some(Err(e)),
         Need::PrefixLists => facts.prefix_lists = Some(Err(e)),
         Need::NetworkAcls => facts.network_acls = Some(Err(e)),
+        Need::ResolverRuleAssociations | Need::ResolverRules => facts.resolver_rules = Some(Err(e)),
     }
 }
 

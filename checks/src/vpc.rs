@@ -10,7 +10,7 @@ use crate::commands::{
     describe_vpc_attribute, disassociate_vpc_from_hosted_zone, modify_vpc_attribute,
 };
 use crate::facts::{Fact, Facts};
-use crate::read::{fact, join, vpc_id, NO_VPC};
+use crate::read::{effective_host, fact, host, join, vpc_id, NO_VPC};
 
 pub(crate) const VPC_DNS_SUPPORT: Check = Check {
     id: "VPC001",
@@ -113,7 +113,10 @@ fn vpc_dhcp_resolver(facts: &Facts) -> Judged {
                 "On your DNS servers ({}), add a conditional forwarder for tidbcloud.com to the Amazon VPC resolver {resolver} (or use a Route 53 Resolver inbound endpoint). Then, on an instance, check that the host resolves to the endpoint's private IPs:",
                 join(&custom)
             ),
-            commands: vec![format!("dig +short {}", facts.inputs.host)],
+            commands: vec![format!(
+                "dig +short {}",
+                effective_host(facts).unwrap_or_else(|| "HOST".into())
+            )],
         })
     };
     Ok(outcome
@@ -134,7 +137,7 @@ pub(crate) const HOSTED_ZONE_SHADOW: Check = Check {
 fn hosted_zone_shadow(facts: &Facts) -> Judged {
     let vpc_id = vpc_id(facts)?;
     let zones = fact(&facts.hosted_zones, NO_VPC)?;
-    let host = facts.inputs.host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host(facts)?;
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
     let shadowing: Vec<_> = zones
         .iter()

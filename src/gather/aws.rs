@@ -16,8 +16,9 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, VpcAttributeName};
 use tidbpe_checks::facts::{
-    AclEntry, Client, ClientSource, DhcpOptions, Endpoint, EndpointService, HostedZone, Identity,
-    NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, Zone,
+    AclEntry, Client, ClientSource, DhcpOptions, DnsEntry, Endpoint, EndpointService, HostedZone,
+    Identity, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc,
+    Zone,
 };
 use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
 use tokio::time::Instant;
@@ -28,6 +29,7 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
     pub route53: aws_sdk_route53::Client,
+    pub route53resolver: aws_sdk_route53resolver::Client,
     pub region: String,
 }
 
@@ -134,6 +136,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
             route53: aws_sdk_route53::Client::new(conf),
+            route53resolver: aws_sdk_route53resolver::Client::new(conf),
             region: region.to_string(),
         }
     }
@@ -227,6 +230,18 @@ impl Aws {
                     availability_zones: d.availability_zones().to_vec(),
                     private_dns_names,
                     owner: opt(d.owner()),
+                    private_dns_name_verification_state: d
+                        .private_dns_name_verification_state()
+                        .map(|s| s.as_str().to_string()),
+                    acceptance_required: d.acceptance_required(),
+                    supported_ip_address_types: Some(
+                        d.supported_ip_address_types()
+                            .iter()
+                            .map(|t| t.as_str().to_string())
+                            .collect::<Vec<_>>(),
+                    )
+                    .filter(|t| !t.is_empty()),
+                    service_region: opt(d.service_region()),
                 }
             }))
     }
@@ -426,6 +441,17 @@ impl Aws {
                     .filter_map(|g| opt(g.group_id()))
                     .collect(),
                 network_interface_ids: e.network_interface_ids().to_vec(),
+                ip_address_type: e.ip_address_type().map(|t| t.as_str().to_string()),
+                dns_entries: e
+                    .dns_entries()
+                    .iter()
+                    .filter_map(|d| {
+                        Some(DnsEntry {
+                            dns_name: d.dns_name()?.to_string(),
+                            hosted_zone_id: opt(d.hosted_zone_id()),
+                        })
+                    })
+                    .collect(),
             })
             .collect())
     }
@@ -445,6 +471,12 @@ impl Aws {
                 availability_zone: s.availability_zone().unwrap_or_default().to_string(),
                 az_id: s.availability_zone_id().unwrap_or_default().to_string(),
                 cidr_block: s.cidr_block().and_then(|c| c.parse().ok()),
+                ipv6_native: s.ipv6_native(),
+                ipv6_cidr_blocks: s
+                    .ipv6_cidr_block_association_set()
+                    .iter()
+                    .filter_map(|a| a.ipv6_cidr_block()?.parse().ok())
+                    .collect(),
             })
             .collect())
     }

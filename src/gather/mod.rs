@@ -19,6 +19,7 @@ pub mod bounded;
 pub mod discover;
 pub mod imds;
 pub mod probe;
+pub mod resolver;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::VpcAttributeName;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
-    NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc,
+    NetworkInterface, PrefixList, ResolverRule, SecurityGroup, SgPeer, Subnet, Vpc,
 };
 use tidbpe_checks::Need;
 use tokio::time::Instant;
@@ -122,6 +123,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         security_groups: round.security_groups,
         prefix_lists: round.prefix_lists,
         network_acls: round.network_acls,
+        resolver_rules: round.resolver_rules,
         timings_ms: b.timings(),
     })
 }
@@ -140,6 +142,7 @@ struct VpcRound {
     security_groups: Option<Fact<Vec<SecurityGroup>>>,
     prefix_lists: Option<Fact<Vec<PrefixList>>>,
     network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    resolver_rules: Option<Fact<Vec<ResolverRule>>>,
 }
 
 /// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
@@ -242,6 +245,7 @@ async fn vpc_round(
         hosted_zones,
         subnets,
         acls,
+        resolver_rules,
     ) = tokio::join!(
         vpc_chain,
         endpoint_chain,
@@ -257,6 +261,7 @@ async fn vpc_round(
         b.call(Need::HostedZones, aws.hosted_zones(vpc_id)),
         b.call(Need::Subnets, aws.subnets(vpc_id)),
         b.call(Need::NetworkAcls, aws.network_acls(vpc_id)),
+        resolver::rules(b, aws, vpc_id),
     );
 
     VpcRound {
@@ -271,6 +276,7 @@ async fn vpc_round(
         security_groups: Some(groups),
         prefix_lists: Some(prefix_lists),
         network_acls: Some(acls),
+        resolver_rules: Some(resolver_rules),
     }
 }
 
