@@ -20,8 +20,8 @@ use std::net::IpAddr;
 
 use crate::facts::{
     Client, DhcpOptions, Endpoint, EndpointService, Fact, FactError, Facts, HostedZone, Identity,
-    Inputs, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc,
-    VpcChoice, Zone,
+    Inputs, NetworkAcl, NetworkInterface, PrefixList, ResolverRule, SecurityGroup, SgPeer, SgRule,
+    Subnet, Vpc, VpcChoice, Zone,
 };
 use crate::names::{
     is_any_service_name, is_aws_token, is_az_id, is_check_id, is_hosted_zone_id, is_hostname,
@@ -269,6 +269,9 @@ impl Walk {
         self.fact(".network_acls", &mut f.network_acls, |w, acls| {
             w.list(acls, Self::network_acl)
         })?;
+        self.fact(".resolver_rules", &mut f.resolver_rules, |w, rs| {
+            w.list(rs, Self::resolver_rule)
+        })?;
         // Timings are keyed by `Need` (typed when parsed) and only shown.
         Ok(())
     }
@@ -298,11 +301,13 @@ impl Walk {
             is_region(&i.region),
             "not an AWS region (such as us-east-1)",
         )?;
-        self.check(
-            ".host",
-            is_hostname(&i.host),
-            "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
-        )?;
+        if let Some(host) = &i.host {
+            self.check(
+                ".host",
+                is_hostname(host),
+                "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
+            )?;
+        }
         self.check(".port", is_port(i.port), "not a TCP port (1 to 65535)")?;
         self.opt_id(".vpc_id", i.vpc_id.as_deref(), "vpc")?;
         self.opt_id(".endpoint_id", i.endpoint_id.as_deref(), "vpce")?;
@@ -354,10 +359,30 @@ impl Walk {
                 }
             })
         })?;
+        // The default host: it enters commands (`--host`, `dig`).
         self.at(".private_dns_names", |w| {
-            w.list(&mut s.private_dns_names, |w, n| w.text_here(n))
+            w.list(&mut s.private_dns_names, |w, n| {
+                if is_hostname(n.strip_prefix("*.").unwrap_or(n)) {
+                    Ok(())
+                } else {
+                    Err(w.invalid("not a DNS name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)"))
+                }
+            })
         })?;
-        self.opt_text(".owner", &mut s.owner)
+        self.opt_text(".owner", &mut s.owner)?;
+        self.opt_token(
+            ".private_dns_name_verification_state",
+            s.private_dns_name_verification_state.as_deref(),
+        )?;
+        if let Some(types) = &s.supported_ip_address_types {
+            self.at(".supported_ip_address_types", |w| {
+                for (i, t) in types.iter().enumerate() {
+                    w.at_index(i, |w| w.token("", t))?;
+                }
+                Ok(())
+            })?;
+        }
+        self.opt_token(".service_region", s.service_region.as_deref())
     }
 
     fn zone(&mut self, z: &mut Zone) -> Result<(), Invalid> {
@@ -423,7 +448,27 @@ impl Walk {
         self.token(".state", &e.state)?;
         self.ids(".subnet_ids", &e.subnet_ids, "subnet")?;
         self.ids(".security_group_ids", &e.security_group_ids, "sg")?;
-        self.ids(".network_interface_ids", &e.network_interface_ids, "eni")
+        self.ids(".network_interface_ids", &e.network_interface_ids, "eni")?;
+        self.opt_token(".ip_address_type", e.ip_address_type.as_deref())?;
+        // Shown in advice, never in a command.
+        self.at(".dns_entries", |w| {
+            w.list(&mut e.dns_entries, |w, d| {
+                w.text(".dns_name", &mut d.dns_name)?;
+                w.opt_text(".hosted_zone_id", &mut d.hosted_zone_id)
+            })
+        })
+    }
+
+    fn resolver_rule(&mut self, r: &mut ResolverRule) -> Result<(), Invalid> {
+        // The rule ID enters `disassociate-resolver-rule`.
+        self.token(".rule_id", &r.rule_id)?;
+        self.text(".domain_name", &mut r.domain_name)?;
+        self.token(".rule_type", &r.rule_type)?;
+        self.opt_text(".name", &mut r.name)?;
+        self.opt_token(".resolver_endpoint_id", r.resolver_endpoint_id.as_deref())?;
+        self.opt_text(".owner_id", &mut r.owner_id)?;
+        self.opt_token(".association_id", r.association_id.as_deref())?;
+        self.opt_token(".association_status", r.association_status.as_deref())
     }
 
     fn subnet(&mut self, s: &mut Subnet) -> Result<(), Invalid> {
@@ -551,7 +596,7 @@ mod tests {
             ),
             (
                 "facts.inputs.host: not a host name",
-                Box::new(|f| f.inputs.host = "h$(id).example.com".into()),
+                Box::new(|f| f.inputs.host = Some("h$(id).example.com".into())),
             ),
             (
                 "facts.inputs.port: not a TCP port (1 to 65535)",
@@ -581,8 +626,34 @@ mod tests {
                             subnet_ids: vec!["subnet-x|y".into()],
                             security_group_ids: vec![],
                             network_interface_ids: vec![],
+                            ip_address_type: None,
+                            dns_entries: vec![],
                         })
                     }
+                }),
+            ),
+            (
+                "facts.service.Ok.private_dns_names[0]: not a DNS name",
+                Box::new(|f| {
+                    if let Some(Ok(Some(s))) = &mut f.service {
+                        s.private_dns_names = vec!["h.example.com;reboot".into()];
+                    }
+                }),
+            ),
+            (
+                "facts.resolver_rules.Ok[0].rule_id: not an AWS name",
+                Box::new(|f| {
+                    f.resolver_rules = Some(Ok(vec![crate::facts::ResolverRule {
+                        rule_id: "rslvr-rr-1 $(id)".into(),
+                        domain_name: "tidbcloud.com.".into(),
+                        rule_type: "FORWARD".into(),
+                        name: None,
+                        target_ips: vec![],
+                        resolver_endpoint_id: None,
+                        owner_id: None,
+                        association_id: None,
+                        association_status: None,
+                    }]))
                 }),
             ),
             (
