@@ -56,6 +56,8 @@ T0 = time.monotonic()
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 HOST = f"gateway01-privatelink.{REGION}.prod.aws.tidbcloud.com"
+# A newer cluster's own host (its own endpoint service): not gateway01.
+OWN_HOST = f"tidb-0a1b2c3d-privatelink.{REGION}.prod.aws.tidbcloud.com"
 IMAGE_ID = "ami-0a1b2c3d4e5f60718"  # moto does not validate AMIs by default
 log = logging.getLogger("lab")
 
@@ -200,6 +202,58 @@ def apply_moto_patches():
     nacl_mod.NetworkAclBackend.create_network_acl = create_network_acl
 
 
+# --- moto patches for what AWS knows beyond the guide (issue 13) --------------
+def apply_beyond_patches():
+    """What moto 5.2.5 leaves out of the answers the doctor reads for SVC002,
+    EP002, IPV001 and DNS004; worlds set the values on the backend objects
+    (`lab_*` attributes, see `Lab.beyond`)."""
+    from moto.ec2.models import subnets as subnets_mod
+    from moto.ec2.models import vpc_service_configuration as svc_mod
+    from moto.ec2.models import vpcs as vpcs_mod
+
+    # (b1) DescribeVpcEndpointServices carries PrivateDnsNameVerificationState,
+    # SupportedIpAddressTypes and ServiceRegion, as AWS does (moto: none).
+    orig_to_dict = svc_mod.VPCServiceConfiguration.to_dict
+
+    def to_dict(self):
+        d = orig_to_dict(self)
+        if self.private_dns_name:
+            d["PrivateDnsNameVerificationState"] = getattr(self, "lab_verification_state", "verified")
+        d["SupportedIpAddressTypes"] = list(getattr(self, "lab_ip_types", ["ipv4"]))
+        d["ServiceRegion"] = REGION
+        return d
+
+    svc_mod.VPCServiceConfiguration.to_dict = to_dict
+
+    # (b2) An interface endpoint has an IpAddressType (moto: none): ipv4
+    # unless a world says otherwise.
+    vpcs_mod.VPCEndPoint.ip_address_type = property(lambda self: self.__dict__.get("lab_ip_address_type", "ipv4"))
+
+    # (b3) An IPv6-only subnet has no IPv4 address to offer: AWS says 0
+    # available; moto says 2**64 - 5, more than the API's 32-bit integer,
+    # and the SDK then refuses the whole DescribeSubnets answer.
+    orig_count = subnets_mod.Subnet.available_ip_address_count
+
+    def available_ip_address_count(self):
+        return 0 if not self.cidr_block else orig_count.fget(self)
+
+    subnets_mod.Subnet.available_ip_address_count = property(available_ip_address_count)
+
+    # (b4) An interface in an IPv6-only subnet of a VPC with DNS hostnames on
+    # gets a host name (moto's helper splits an IPv4 address and fails on an
+    # IPv6 one; AWS names such instances by resource, this one by address).
+    from moto.ec2.models import elastic_network_interfaces as eni_mod
+
+    orig_dns_from_ip = eni_mod.generate_dns_from_ip
+
+    def generate_dns_from_ip(ip, dns_type="internal"):
+        if ":" in str(ip):
+            return f"ip6-{str(ip).split('/')[0].replace(':', '-')}.ec2.{dns_type}"
+        return orig_dns_from_ip(ip, dns_type)
+
+    eni_mod.generate_dns_from_ip = generate_dns_from_ip
+
+
 # --- scenario building --------------------------------------------------------
 def rule(proto, lo=None, hi=None, *, cidr=None, sg=None, pl=None):
     """One IpPermission for authorize_security_group_ingress/egress."""
@@ -245,6 +299,7 @@ class Lab:
                                      region_name=REGION)
         mk = lambda svc: sess.client(svc, config=cfg)  # noqa: E731
         self.ec2, self.elbv2, self.r53, self.sts = mk("ec2"), mk("elbv2"), mk("route53"), mk("sts")
+        self.r53r = mk("route53resolver")
 
     # -- small helpers
     def vpc(self, cidr, name, dns_support=True, dns_hostnames=True):
@@ -285,11 +340,63 @@ class Lab:
             self.ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl_id)
         return acl_id
 
+    # -- issue 13: what AWS and TiDB Cloud know beyond the guide
+    def beyond(self, w, tag, *, service_host=None, verification=None, acceptance_required=None,
+               service_ip_types=None, endpoint_ip_type=None, resolver_rules=(), ipv6_only_client=False):
+        """Change a built world: the service's private DNS name and its
+        verification state, AcceptanceRequired, the service's and the
+        endpoint's IP families, Resolver rules associated with the VPC
+        ((domain, type) pairs), a client instance in an IPv6-only subnet."""
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[ACCOUNT][REGION]
+        svc = backend.configurations[w["service_id"]]
+        if service_host:
+            svc.private_dns_name = service_host
+            w["host"] = service_host
+        if verification:
+            svc.lab_verification_state = verification
+        if acceptance_required is not None:
+            svc.acceptance_required = acceptance_required
+        if service_ip_types:
+            svc.lab_ip_types = list(service_ip_types)
+        if endpoint_ip_type and w.get("endpoint_id"):
+            backend.vpc_end_points[w["endpoint_id"]].__dict__["lab_ip_address_type"] = endpoint_ip_type
+        if resolver_rules:
+            # FORWARD rules go out through an outbound endpoint (AWS requires
+            # one; two addresses in two AZs).
+            out = self.r53r.create_resolver_endpoint(
+                CreatorRequestId=f"lab-out-{tag}", Name=f"lab-out-{tag}", Direction="OUTBOUND",
+                SecurityGroupIds=[w["other_sg"]],
+                IpAddresses=[{"SubnetId": w["subnets"]["az1"], "Ip": "10.0.1.53"},
+                             {"SubnetId": w["subnets"]["az2"], "Ip": "10.0.2.53"}])["ResolverEndpoint"]["Id"]
+            w["resolver_rule_ids"] = []
+            for i, (domain, kind) in enumerate(resolver_rules):
+                args = dict(CreatorRequestId=f"lab-rule-{tag}-{i}", Name=f"lab-rule-{i}", RuleType=kind,
+                            DomainName=domain)
+                if kind == "FORWARD":
+                    args.update(TargetIps=[{"Ip": "192.168.100.2", "Port": 53}], ResolverEndpointId=out)
+                rule_id = self.r53r.create_resolver_rule(**args)["ResolverRule"]["Id"]
+                self.r53r.associate_resolver_rule(ResolverRuleId=rule_id, VPCId=w["vpc_id"], Name=f"lab-{i}")
+                w["resolver_rule_ids"].append(rule_id)
+        if ipv6_only_client:
+            # An IPv6 block for the VPC, an IPv6-only subnet in use1-az1, and
+            # a second instance there (the world's own instance stays).
+            self.ec2.associate_vpc_cidr_block(VpcId=w["vpc_id"], AmazonProvidedIpv6CidrBlock=True)
+            vpc = self.ec2.describe_vpcs(VpcIds=[w["vpc_id"]])["Vpcs"][0]
+            block = next(a["Ipv6CidrBlock"] for a in vpc["Ipv6CidrBlockAssociationSet"])
+            cidr6 = str(next(ipaddress.IPv6Network(block).subnets(new_prefix=64)))
+            sub6 = self.ec2.create_subnet(VpcId=w["vpc_id"], Ipv6CidrBlock=cidr6, Ipv6Native=True,
+                                          AvailabilityZoneId="use1-az1")["Subnet"]["SubnetId"]
+            inst = self.ec2.run_instances(ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                          SubnetId=sub6, SecurityGroupIds=[w["client_sg"]])["Instances"][0]
+            w.update(ipv6_subnet_id=sub6, ipv6_instance_id=inst["InstanceId"])
+
     # -- the world
     def build(self, *, tag="0", dns_support=True, dns_hostnames=True, endpoint=True, endpoint_subnets=("az1", "az2"),
               private_dns=True, state=None, conflict_endpoint=False, dhcp_servers=None, hosted_zone=None,
               prefix_list=None, endpoint_ingress=None, client_egress=None, nacl=None, second_vpc=False,
-              deleted_endpoint=False):
+              deleted_endpoint=False, beyond=None):
         ec2, w = self.ec2, {"region": REGION, "host": HOST}
 
         # Provider side: NLB in use1-az1 + use1-az2, endpoint service over it.
@@ -376,6 +483,9 @@ class Lab:
             w.update(second_vpc_id=v2, second_endpoint_id=self.endpoint(v2, w["service_name"], [s2], [sg2], True,
                                                                         "tidb-vpc2"))
 
+        if beyond:
+            self.beyond(w, tag, **beyond)
+
         eps = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
         w["endpoint_ids"] = sorted((e["VpcEndpointId"] for e in eps), key=lambda i: i != w["endpoint_id"])
         w["endpoint_ips"] = []
@@ -420,6 +530,13 @@ SCENARIOS = {
     "two-endpoints-in-region": dict(second_vpc=True),
     "endpoint-deleted-beside-live": dict(deleted_endpoint=True),
     "endpoint-only-deleted": dict(endpoint=False, deleted_endpoint=True),
+    # Issue 13: what AWS and TiDB Cloud know beyond the guide.
+    "service-own-host": dict(beyond=dict(service_host=OWN_HOST)),
+    "private-dns-unverified": dict(beyond=dict(verification="pendingVerification")),
+    "exclusive-pending": dict(state="pendingAcceptance", beyond=dict(acceptance_required=True)),
+    "resolver-rule-host": dict(beyond=dict(resolver_rules=[(HOST, "FORWARD")])),
+    "resolver-rule-parent": dict(beyond=dict(resolver_rules=[("tidbcloud.com", "FORWARD")])),
+    "client-ipv6-only": dict(beyond=dict(ipv6_only_client=True)),
 }
 
 
@@ -430,7 +547,7 @@ def imds_data(lab, w):
     az_id = next(z["ZoneId"] for z in lab.ec2.describe_availability_zones(ZoneNames=[az])["AvailabilityZones"])
     nic = inst["NetworkInterfaces"][0]
     mac = nic["MacAddress"]
-    subnet_cidr = lab.ec2.describe_subnets(SubnetIds=[inst["SubnetId"]])["Subnets"][0]["CidrBlock"]
+    subnet_cidr = lab.ec2.describe_subnets(SubnetIds=[inst["SubnetId"]])["Subnets"][0].get("CidrBlock", "")
     sgs = [g["GroupId"] for g in inst["SecurityGroups"]]
     doc = {
         "accountId": ACCOUNT, "architecture": "x86_64", "availabilityZone": az, "imageId": inst["ImageId"],
@@ -657,6 +774,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     apply_moto_patches()
+    apply_beyond_patches()
     install_dispatch()
     from moto import mock_aws
     from moto.server import ThreadedMotoServer
