@@ -205,7 +205,7 @@ fn unknown_client_judges_the_vpc_cidr_and_skips_the_client_side() {
     let w = world("sg-all-from-anywhere");
     let run = w.doctor(&["--vpc-id", &w.vpc_id]);
     run.expect(Expect {
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
     let summary = run.summary("SG001");
@@ -221,7 +221,7 @@ fn unknown_client_behind_a_group_reference_is_a_warning_not_a_failure() {
     let run = w.doctor(&["--vpc-id", &w.vpc_id]);
     run.expect(Expect {
         warn: &["SG001"],
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
 }
