@@ -383,6 +383,13 @@ class Lab:
             # An IPv6 block for the VPC, an IPv6-only subnet in use1-az1, and
             # a second instance there (the world's own instance stays).
             self.ec2.associate_vpc_cidr_block(VpcId=w["vpc_id"], AmazonProvidedIpv6CidrBlock=True)
+            # AWS then adds ::/0 allow rules (101) to the VPC's default network ACL.
+            default_acl = self.ec2.describe_network_acls(Filters=[
+                {"Name": "vpc-id", "Values": [w["vpc_id"]]}, {"Name": "default", "Values": ["true"]}])
+            for egress in (False, True):
+                self.ec2.create_network_acl_entry(
+                    NetworkAclId=default_acl["NetworkAcls"][0]["NetworkAclId"], RuleNumber=101, Protocol="-1",
+                    RuleAction="allow", Egress=egress, Ipv6CidrBlock="::/0")
             vpc = self.ec2.describe_vpcs(VpcIds=[w["vpc_id"]])["Vpcs"][0]
             block = next(a["Ipv6CidrBlock"] for a in vpc["Ipv6CidrBlockAssociationSet"])
             cidr6 = str(next(ipaddress.IPv6Network(block).subnets(new_prefix=64)))
