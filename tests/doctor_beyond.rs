@@ -278,6 +278,9 @@ fn an_ipv6_only_client_against_an_ipv4_only_service_fails_ipv001() {
     let run = w.doctor(&["--vpc-id", &w.vpc_id, "--instance-id", instance]);
     run.expect(Expect {
         fail: &["IPV001"],
+        // The VPC facts hold its IPv4 CIDRs only, so SG001 takes the IPv6
+        // client for one outside the VPC (a known limit, not this issue's).
+        warn: &["SG001"],
         ..Expect::default()
     });
     let summary = run.summary("IPV001");

@@ -59,12 +59,14 @@ pub(crate) const RESOLVER_RULES: Check = Check {
     id: "DNS004",
     slug: "resolver-rules",
     title: "No Resolver rule forwards the host elsewhere",
-    // Endpoints and hosted zones decide only a parent rule's case.
+    // Endpoints and hosted zones decide only a parent rule's case; the
+    // service names the private DNS name (else the host is used).
     needs: &[
         Need::ResolverRuleAssociations,
         Need::ResolverRules,
         Need::Endpoints,
         Need::HostedZones,
+        Need::Service,
     ],
     explain: explain!("DNS004"),
     judge: Some(resolver_rules),
@@ -117,11 +119,19 @@ fn describe(rule: &ResolverRule) -> String {
 
 fn resolver_rules(facts: &Facts) -> Judged {
     let vpc = vpc_id(facts)?;
-    let host = host(facts)?;
     let rules = fact(
         &facts.resolver_rules,
         "the Resolver rules were not looked up (a report of an older tidbpe?)",
     )?;
+    // No rule in effect: nothing can take the host away, whatever it is.
+    if !rules.iter().any(in_effect) {
+        return Ok(Outcome::pass(match rules.len() {
+            0 => format!("no Resolver rule is associated with {vpc}"),
+            n => format!("none of the {n} Resolver rule(s) associated with {vpc} is in effect"),
+        })
+        .with("rules_associated", rules.len()));
+    }
+    let host = host(facts)?;
     let covering: Vec<&ResolverRule> = rules
         .iter()
         .filter(|r| in_effect(r) && covers(&r.domain_name, &host))
@@ -140,10 +150,10 @@ fn resolver_rules(facts: &Facts) -> Judged {
         .copied()
         .max_by_key(|r| depth(&r.domain_name))
     else {
-        return Ok(evidence(Outcome::pass(match rules.len() {
-            0 => format!("no Resolver rule is associated with {vpc}"),
-            n => format!("none of the {n} Resolver rule(s) associated with {vpc} covers {host}"),
-        })));
+        return Ok(evidence(Outcome::pass(format!(
+            "none of the {} Resolver rule(s) associated with {vpc} covers {host}",
+            rules.len()
+        ))));
     };
     if !forwards(rule) {
         return Ok(evidence(Outcome::pass(format!(
@@ -342,6 +352,19 @@ pub(crate) mod dns004_tests {
             "{}",
             finding.summary
         );
+    }
+
+    #[test]
+    fn dns004_without_rules_the_host_does_not_matter() {
+        let mut f = healthy();
+        f.inputs.host = None;
+        f.service = Some(Err(denied(Need::Service)));
+        let finding = RESOLVER_RULES.run(&f);
+        assert_eq!(finding.status, Status::Pass, "{}", finding.summary);
+        f.resolver_rules = Some(Ok(vec![rule("rslvr-rr-1", "FORWARD", ".")]));
+        let finding = RESOLVER_RULES.run(&f);
+        assert_eq!(finding.status, Status::Unknown, "{}", finding.summary);
+        assert!(finding.summary.contains("ec2:DescribeVpcEndpointServices"));
     }
 
     #[test]

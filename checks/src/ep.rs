@@ -18,7 +18,12 @@ pub(crate) const ENDPOINT_EXISTS: Check = Check {
     id: "EP001",
     slug: "endpoint-exists",
     title: "An interface endpoint for the service exists in the VPC",
-    needs: &[Need::Endpoints, Need::Subnets, Need::SecurityGroups],
+    needs: &[
+        Need::Endpoints,
+        Need::Subnets,
+        Need::SecurityGroups,
+        Need::Service,
+    ],
     explain: explain!("EP001"),
     judge: Some(endpoint_exists),
 };
@@ -278,7 +283,8 @@ pub(crate) const ENDPOINT_PRIVATE_DNS: Check = Check {
     id: "EP003",
     slug: "endpoint-private-dns",
     title: "The endpoint has private DNS enabled",
-    needs: &[Need::Endpoints],
+    // The client and the VPC only tell whether the client is outside the VPC.
+    needs: &[Need::Endpoints, Need::Instance, Need::Vpc],
     explain: explain!("EP003"),
     judge: Some(endpoint_private_dns),
 };
@@ -328,7 +334,8 @@ pub(crate) const PRIVATE_DNS_CONFLICT: Check = Check {
     id: "EP004",
     slug: "private-dns-conflict",
     title: "One endpoint for the private DNS name in the VPC",
-    needs: &[Need::Endpoints],
+    // The service names the private DNS name (else the host) and the model.
+    needs: &[Need::Endpoints, Need::Service],
     explain: explain!("EP004"),
     judge: Some(private_dns_conflict),
 };

@@ -12,6 +12,7 @@ use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
 
 use super::aws::{fact_error, Aws};
 use super::bounded::Bounded;
+use super::Plan;
 
 /// One association: the rule it names, its ID and status.
 struct Association {
@@ -20,13 +21,25 @@ struct Association {
     status: Option<String>,
 }
 
-/// The rules associated with `vpc_id`, each with its association.
-pub async fn rules(b: &Bounded, aws: &Aws, vpc_id: &str) -> Fact<Vec<ResolverRule>> {
+/// The rules associated with `vpc_id`, each with its association; `None`
+/// when no selected check reads them.
+pub async fn rules(
+    b: &Bounded,
+    aws: &Aws,
+    plan: &Plan,
+    vpc_id: &str,
+) -> Option<Fact<Vec<ResolverRule>>> {
+    if !plan.wants(Need::ResolverRuleAssociations) {
+        return None;
+    }
+    Some(associated_rules(b, aws, vpc_id).await)
+}
+
+async fn associated_rules(b: &Bounded, aws: &Aws, vpc_id: &str) -> Fact<Vec<ResolverRule>> {
     let associations = b
-        .call(
-            Need::ResolverRuleAssociations,
-            aws.rule_associations(vpc_id),
-        )
+        .call(Need::ResolverRuleAssociations, || {
+            aws.rule_associations(vpc_id)
+        })
         .await?;
     // A rule is read once, however many associations name it.
     let mut by_rule: BTreeMap<&str, &Association> = BTreeMap::new();
@@ -36,7 +49,7 @@ pub async fn rules(b: &Bounded, aws: &Aws, vpc_id: &str) -> Fact<Vec<ResolverRul
     let read = futures::future::join_all(
         by_rule
             .keys()
-            .map(|id| b.call(Need::ResolverRules, aws.resolver_rule(id))),
+            .map(|id| b.call(Need::ResolverRules, move || aws.resolver_rule(id))),
     )
     .await;
     let mut rules = Vec::with_capacity(read.len());

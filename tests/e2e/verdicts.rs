@@ -65,7 +65,7 @@ fn unknown_service_name_fails_svc001() {
         // Without the service, no host is known either (no --host given).
         skip: &[
             "INP001", "SVC002", "VPC004", "EP001", "EP002", "EP003", "EP004", "AZ001", "AZ002",
-            "SG001", "SG002", "ACL001", "ACL002", "DNS004", "IPV001",
+            "SG001", "SG002", "ACL001", "ACL002", "IPV001",
         ],
         ..Expect::default()
     });
