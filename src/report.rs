@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tidbpe_checks::facts::{Client, Facts, Inputs, VpcChoice};
+use tidbpe_checks::path::Path;
 use tidbpe_checks::{judge_all, Finding, Status, Verdict};
 
 pub const SCHEMA: &str = "tidbpe.report/v1";
@@ -45,6 +46,10 @@ pub struct Context {
     pub vpc: Option<VpcChoice>,
     pub endpoint_id: Option<String>,
     pub client: Option<Client>,
+    /// The connection path three ways: what TiDB Cloud expects, what AWS
+    /// holds, what the client saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<Path>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -81,6 +86,7 @@ impl Report {
             vpc: facts.vpc_choice.clone(),
             endpoint_id,
             client: facts.client.as_ref().and_then(|c| c.as_ref().ok()).cloned(),
+            path: Some(Path::of(&facts)),
         };
         Report {
             schema: SCHEMA.to_string(),
@@ -187,8 +193,8 @@ mod tests {
             assert_eq!(statuses(&kept), statuses(&old.findings), "{name}");
             // Issue 13 reworded EP004 (conflicts per private DNS name): same
             // verdict, new words; EP002 reads the service too, EP003 the
-            // client and the VPC, so their time is the slowest of their calls. Every other finding is the same, word
-            // for word.
+            // client and the VPC, so their time is the slowest of their
+            // calls. Every other finding is the same, word for word.
             const REWORDED: &[&str] = &["EP004"];
             const NEEDS_GREW: &[&str] = &["EP002", "EP003"];
             let same = |findings: &[Finding]| -> Vec<Finding> {
@@ -205,8 +211,13 @@ mod tests {
                     .collect()
             };
             assert_eq!(same(&kept), same(&old.findings), "{name}");
+            // The context gained the path since; the rest is as it was.
+            let mut context = serde_json::to_value(&new.context).unwrap();
+            if let Some(c) = context.as_object_mut() {
+                c.remove("path");
+            }
             assert_eq!(
-                serde_json::to_value(&new.context).unwrap(),
+                context,
                 serde_json::to_value(&old.context).unwrap(),
                 "{name}"
             );

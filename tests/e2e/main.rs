@@ -17,6 +17,7 @@ mod faults;
 mod redact;
 mod replay;
 mod scenarios;
+mod tidb;
 mod verdicts;
 mod worlds;
 
