@@ -127,8 +127,20 @@ fn service_private_dns(facts: &Facts) -> Judged {
                 .iter()
                 .find(|n| !n.starts_with("*."))
                 .unwrap_or(&names[0]);
+            // The host came from --host, or from the cluster description.
+            let from_file = facts
+                .inputs
+                .cluster
+                .as_ref()
+                .and_then(|c| c.host.as_deref())
+                .is_some_and(|h| dns_name(h) == *host);
+            let said = if from_file {
+                "the cluster's endpoints.private.host"
+            } else {
+                "--host"
+            };
             return Ok(evidence(Outcome::fail(format!(
-                "--host {host} is not the private DNS name of {label} ({shown}): the endpoint's private DNS never answers {host}"
+                "{said} {host} is not the private DNS name of {label} ({shown}): the endpoint's private DNS never answers {host}"
             )))
             .with_fix(Fix {
                 text: format!(
@@ -245,6 +257,19 @@ pub(crate) mod tests {
             "{}",
             fix.commands[0]
         );
+
+        // The cluster description's host, said so.
+        if let Some(c) = &mut f.inputs.cluster {
+            c.host = f.inputs.host.clone();
+            let from_file = SERVICE_PRIVATE_DNS.run(&f);
+            assert!(
+                from_file
+                    .summary
+                    .starts_with("the cluster's endpoints.private.host gateway02-privatelink"),
+                "{}",
+                from_file.summary
+            );
+        }
 
         // No --host: the host is the service's name.
         f.inputs.host = None;
