@@ -31,6 +31,7 @@ pub static CATALOG: &[Check] = &[
     acl::CLIENT_SUBNET_ACL,
     dns::DNS_RESOLVES,
     dns::DNS_PRIVATE_ANSWER,
+    dns::DNS_RESOLVER_PATH,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
 ];
@@ -110,6 +111,8 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            dns::tests::FAIL_CASES,
+            net::tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -120,8 +123,12 @@ mod tests {
     /// "fail case" is a `warn` case.
     const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002"];
 
-    /// Checks that read no AWS fact, so no call can leave them unknown.
-    const NO_AWS_FACTS: &[&str] = &["INP001"];
+    /// Checks that read no AWS fact, so no call can leave them unknown (the
+    /// probe checks among them show `unknown` by a row of their FAIL_CASES).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "DNS001", "NET001", "NET002"];
+
+    /// Checks that only read the inputs: nothing can be unknown to them.
+    const NEVER_UNKNOWN: &[&str] = &["INP001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.
@@ -133,6 +140,16 @@ mod tests {
         ("SG002", Need::PrefixLists),
         ("SG001", Need::Vpc),  // only read when the client is unknown
         ("ACL001", Need::Vpc), // only read when the client is unknown
+        // Only to name whose an address is and which check explains a
+        // public answer.
+        ("DNS002", Need::Vpc),
+        ("DNS002", Need::Subnets),
+        ("DNS002", Need::VpcAttributes),
+        ("DNS002", Need::DhcpOptions),
+        ("DNS002", Need::HostedZones),
+        // Only read when /etc/hosts pins the host.
+        ("DNS003", Need::Endpoints),
+        ("DNS003", Need::NetworkInterfaces),
     ];
 
     fn implemented() -> impl Iterator<Item = &'static Check> {
@@ -213,15 +230,41 @@ mod tests {
                 let mut facts = healthy();
                 deny(&mut facts, need);
                 check.run(&facts).status == Status::Unknown
-            });
+            }) || cases
+                .iter()
+                .any(|c| c.id == check.id && c.expect == Status::Unknown);
             if NO_AWS_FACTS.contains(&check.id) {
                 assert!(check.needs.is_empty(), "{} reads AWS facts", check.id);
-            } else {
+            }
+            if !NEVER_UNKNOWN.contains(&check.id) {
                 assert!(unknown, "{} has no unknown case", check.id);
             }
         }
         for id in WARN_AT_WORST.iter().chain(NO_AWS_FACTS) {
             assert!(find(id).is_some_and(|c| c.judge.is_some()), "{id}");
+        }
+    }
+
+    /// `PROBE_CHECKS` (what gather probes for) lists exactly the checks
+    /// whose verdict depends on the probe facts.
+    #[test]
+    fn probe_checks_are_exactly_the_checks_that_read_the_probes() {
+        use crate::probe_facts::PROBE_CHECKS;
+        for check in CATALOG {
+            let with = check.run(&healthy());
+            let mut facts = healthy();
+            facts.probes = None;
+            let without = check.run(&facts);
+            let reads = with.status != without.status || with.summary != without.summary;
+            assert_eq!(
+                reads,
+                PROBE_CHECKS.contains(&check.id),
+                "{} reads the probe facts: {reads}",
+                check.id
+            );
+        }
+        for id in PROBE_CHECKS {
+            assert!(find(id).is_some(), "{id}");
         }
     }
 

@@ -21,6 +21,7 @@ pub mod probe_facts;
 pub mod rules;
 
 mod commands;
+mod probing;
 mod read;
 
 mod acl;
