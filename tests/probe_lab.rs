@@ -56,6 +56,7 @@ fn helper() {
         &probe::resolv::ResolverFiles::default(),
         Vantage::decide(Some(true), Err("no IMDS in the lab"), None),
         tokio::time::Instant::now() + timeout,
+        &(),
     ));
     let elapsed = start.elapsed().as_millis();
     println!("PROBE_ELAPSED_MS {elapsed}");

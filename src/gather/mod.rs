@@ -9,6 +9,10 @@
 //! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
 //!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
 //!
+//! - the live probes (DNS, TCP, the greeting) start as soon as IMDS says
+//!   where this machine stands (at once with `--probe`), beside the AWS
+//!   calls: [`vantage`].
+//!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
 //! [`Need`]: bounded by the run's deadline (what has not answered by then
 //! becomes a `Timeout` fact, so the report always comes out) and timed.
@@ -19,11 +23,14 @@ pub mod bounded;
 pub mod discover;
 pub mod imds;
 pub mod probe;
+pub mod vantage;
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::VpcAttributeName;
+use futures::FutureExt;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
     NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc,
@@ -35,11 +42,19 @@ use self::aws::Aws;
 use self::bounded::Bounded;
 pub use self::discover::GatherError;
 use self::discover::{choose_vpc, complete_client, keep_client_in_vpc};
+use self::vantage::ProbePlan;
 
 /// Gather every fact the catalog needs.
-pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Facts, GatherError> {
+pub async fn gather(
+    inputs: Inputs,
+    aws: &Aws,
+    deadline: Instant,
+    probes: &ProbePlan,
+) -> Result<Facts, GatherError> {
     let b = Bounded::new(deadline);
     let service_name = inputs.service_name.clone().unwrap_or_default();
+    // Asked once, for the client and for where the probes stand.
+    let this_instance = this_instance(b.deadline()).shared();
 
     let region_facts = async {
         tokio::join!(
@@ -53,7 +68,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             // The VPC is known: its calls need not wait for the client.
             Some(vpc) => {
                 let (client, round) = tokio::join!(
-                    client(&b, aws, &inputs),
+                    client(&b, aws, &inputs, this_instance.clone()),
                     vpc_round(&b, aws, vpc, &service_name, None)
                 );
                 let choice = choose_vpc(&inputs, client.as_ref(), None)?;
@@ -72,7 +87,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     };
                     Some(b.call(Need::Endpoints, aws.endpoints(filter, value)).await)
                 };
-                let client_fut = client(&b, aws, &inputs);
+                let client_fut = client(&b, aws, &inputs, this_instance.clone());
                 tokio::pin!(listing, client_fut);
                 let (client, found) = tokio::select! {
                     client = &mut client_fut => {
@@ -97,8 +112,11 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             }
         }
     };
-    let ((identity, service, zones), vpc_facts) = tokio::join!(region_facts, vpc_facts);
+    let probing = vantage::run(probes, &inputs, this_instance.clone(), deadline);
+    let ((identity, service, zones), vpc_facts, probes) =
+        tokio::join!(region_facts, vpc_facts, probing);
     let (client, vpc_choice, round) = vpc_facts?;
+    let probes = vantage::settle(probes, vpc_choice.as_ref());
 
     let mut client = keep_client_in_vpc(client, vpc_choice.as_ref());
     if let Some(Ok(c)) = &mut client {
@@ -122,6 +140,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         security_groups: round.security_groups,
         prefix_lists: round.prefix_lists,
         network_acls: round.network_acls,
+        probes,
         timings_ms: b.timings(),
     })
 }
@@ -142,8 +161,23 @@ struct VpcRound {
     network_acls: Option<Fact<Vec<NetworkAcl>>>,
 }
 
+/// This machine as IMDS describes it; `None` off EC2. IMDS is local: a
+/// tight bound of its own, inside the deadline.
+async fn this_instance(deadline: Instant) -> Option<Client> {
+    let bound = Instant::now() + Duration::from_millis(1000);
+    tokio::time::timeout_at(bound.min(deadline), imds::discover())
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
-async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>> {
+async fn client(
+    b: &Bounded,
+    aws: &Aws,
+    inputs: &Inputs,
+    this_instance: impl Future<Output = Option<Client>>,
+) -> Option<Fact<Client>> {
     if let Some(ip) = inputs.client_ip {
         return Some(Ok(Client {
             source: ClientSource::ClientIp,
@@ -154,13 +188,7 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
     if let Some(id) = &inputs.instance_id {
         return Some(b.call(Need::Instance, aws.instance(id)).await);
     }
-    // IMDS is local: a tight bound of its own, inside the deadline.
-    let bound = Instant::now() + Duration::from_millis(1000);
-    tokio::time::timeout_at(bound.min(b.deadline()), imds::discover())
-        .await
-        .ok()
-        .flatten()
-        .map(Ok)
+    this_instance.await.map(Ok)
 }
 
 /// The facts of one VPC. `listed`: the region's endpoints for the service,
