@@ -13,6 +13,7 @@ mod cli;
 mod deadline;
 mod discovery;
 mod faults;
+mod probes;
 mod redact;
 mod replay;
 mod scenarios;
