@@ -1295,7 +1295,10 @@ mod facts_tests {
                 let text = serde_json::to_string(&redacted).expect("facts serialize");
                 let replayed: Facts = serde_json::from_str(&text).expect("facts parse");
                 assert_eq!(judge_all(&replayed), findings);
-                let all = format!("{text}{}", serde_json::to_string(&findings).expect("findings"));
+                let all = format!(
+                    "{text}{}",
+                    serde_json::to_string(&findings).expect("findings")
+                );
                 for secret in [
                     "10.0.1.10",
                     "10.0.3.99",
