@@ -39,39 +39,54 @@ fn tcp_connect(facts: &Facts) -> Judged {
         return Err(Outcome::skip("no address to connect to (see DNS001)"));
     }
     let mut connected = Vec::new();
-    let mut failed: Vec<(SocketAddr, Failure, String)> = Vec::new();
+    // Per failed address: how, how long, and the error text if any.
+    let mut failed: Vec<(SocketAddr, Failure, u64, String)> = Vec::new();
     let mut errors = Vec::new();
     for a in &p.addresses {
-        let ms = a.connect.ms;
-        let addr = a.address;
+        let (ms, addr) = (a.connect.ms, a.address);
+        let mut fail = |kind, error: &str| failed.push((addr, kind, ms, error.to_string()));
         match &a.connect.outcome {
             TcpOutcome::Connected => connected.push(format!("{addr} ({ms} ms)")),
-            TcpOutcome::NoAnswer => failed.push((
-                addr,
-                Failure::Dropped,
-                format!("{addr} dropped: no answer in {ms} ms, a security group, network ACL or host firewall ({})", cross_reference(facts)),
-            )),
-            TcpOutcome::Refused => failed.push((
-                addr,
-                Failure::Refused,
-                format!("{addr} refused: a reset came back, nothing listens on the port there or a firewall rejects it"),
-            )),
-            TcpOutcome::Unreachable { error } => failed.push((
-                addr,
-                Failure::Unreachable,
-                format!("{addr} unreachable ({error}): no route from this machine"),
-            )),
-            TcpOutcome::LocalFirewall { error } => failed.push((
-                addr,
-                Failure::LocalFirewall,
-                format!("{addr}: this machine's own firewall refused to send ({error})"),
-            )),
+            TcpOutcome::NoAnswer => fail(Failure::Dropped, ""),
+            TcpOutcome::Refused => fail(Failure::Refused, ""),
+            TcpOutcome::Unreachable { error } => fail(Failure::Unreachable, error),
+            TcpOutcome::LocalFirewall { error } => fail(Failure::LocalFirewall, error),
             TcpOutcome::Error { error } => errors.push(format!("{addr}: {error}")),
         }
     }
     let evidence = |o: Outcome| o.with("addresses", &p.addresses);
     if !failed.is_empty() {
-        let mut reasons: Vec<String> = failed.iter().map(|(_, _, r)| r.clone()).collect();
+        // One reason per way of failing, naming its addresses.
+        let mut reasons: Vec<String> = Vec::new();
+        for kind in [
+            Failure::Dropped,
+            Failure::Refused,
+            Failure::Unreachable,
+            Failure::LocalFirewall,
+        ] {
+            let these: Vec<_> = failed.iter().filter(|f| f.1 == kind).collect();
+            let Some(first) = these.first() else {
+                continue;
+            };
+            let addrs = join(&these.iter().map(|f| f.0.to_string()).collect::<Vec<_>>());
+            let ms = these.iter().map(|f| f.2).max().unwrap_or(0);
+            let error = &first.3;
+            reasons.push(match kind {
+                Failure::Dropped => format!(
+                    "{addrs} dropped (no answer in {ms} ms): a security group, network ACL or host firewall ({})",
+                    cross_reference(facts)
+                ),
+                Failure::Refused => format!(
+                    "{addrs} refused (a reset came back: nothing listens on the port there, or a firewall rejects it)"
+                ),
+                Failure::Unreachable => {
+                    format!("{addrs} unreachable ({error}): no route from this machine")
+                }
+                Failure::LocalFirewall => {
+                    format!("{addrs}: this machine's own firewall refused to send ({error})")
+                }
+            });
+        }
         reasons.extend(errors.iter().cloned());
         let ok = if connected.is_empty() {
             String::new()
@@ -82,7 +97,7 @@ fn tcp_connect(facts: &Facts) -> Judged {
                 if connected.len() == 1 { "s" } else { "" }
             )
         };
-        let mut kinds: Vec<Failure> = failed.iter().map(|(_, k, _)| *k).collect();
+        let mut kinds: Vec<Failure> = failed.iter().map(|f| f.1).collect();
         kinds.sort();
         kinds.dedup();
         let port = facts.inputs.port;
@@ -95,7 +110,7 @@ fn tcp_connect(facts: &Facts) -> Judged {
                 Failure::LocalFirewall => "This machine's own firewall refused the packet: allow outbound TCP to the port (iptables -S OUTPUT; nft list ruleset).",
             })
             .collect();
-        let commands = failed.iter().take(3).map(|(a, _, _)| nc(*a)).collect();
+        let commands = failed.iter().take(3).map(|f| nc(f.0)).collect();
         return Ok(evidence(
             Outcome::fail(format!("TCP {port}: {}{ok}", brief(&reasons))).with_fix(Fix {
                 text: format!("{} Then try again:", texts.join(" ")),
@@ -385,7 +400,7 @@ pub(crate) mod tests {
         assert_eq!(finding.status, Status::Fail);
         assert_eq!(
             finding.summary,
-            "TCP 4000: 10.0.2.10:4000 dropped: no answer in 4800 ms, a security group, network ACL or host firewall (SG001 fail, ACL001 pass); 10.0.1.10:4000 (1 ms) connects"
+            "TCP 4000: 10.0.2.10:4000 dropped (no answer in 4800 ms): a security group, network ACL or host firewall (SG001 fail, ACL001 pass); 10.0.1.10:4000 (1 ms) connects"
         );
         let fix = finding.fix.unwrap();
         assert_eq!(fix.commands, ["nc -vz -w 3 10.0.2.10 4000"]);
