@@ -203,9 +203,11 @@ fn dns_private_answer(facts: &Facts) -> Judged {
                 text: "Run the doctor where it can read the VPC and its endpoint (AWS credentials, --vpc-id), to compare the answers with the endpoint's addresses.".into(),
                 commands: vec![],
             });
-            return Ok(unknown(summary, fix)
-                .with("answers", &answers)
-                .with("compared", false));
+            // The failed call's error, as every unknown carries it: the
+            // report groups unknowns by their cause.
+            let mut outcome = unknown(summary, fix);
+            outcome.evidence.extend(why.evidence);
+            return Ok(outcome.with("answers", &answers).with("compared", false));
         }
     };
     // Interfaces' IPv6 addresses are not gathered: an IPv6 answer inside
@@ -376,6 +378,15 @@ fn dns_resolver_path(facts: &Facts) -> Judged {
     if let Some(s) = &path.systemd_resolved {
         outcome = outcome.with("systemd_resolved", s);
     }
+    // An unknown part's failed call, as every unknown carries it.
+    if let Some(error) = parts
+        .iter()
+        .flatten()
+        .filter(|o| o.status == Status::Unknown)
+        .find_map(|o| o.evidence.get("error"))
+    {
+        outcome = outcome.with("error", error);
+    }
     if status != Status::Pass && !texts.is_empty() {
         outcome = outcome.with_fix(Fix {
             text: texts.join(" "),
@@ -435,7 +446,7 @@ fn pinned(facts: &Facts, path: &ResolverPath, pins: &[HostsEntry]) -> Option<Out
                 )).with_fix(remove(&public)));
             }
             let lines: Vec<String> = pins.iter().map(line).collect();
-            Some(unknown(
+            let mut outcome = unknown(
                 format!(
                     "{}: could not compare with the endpoint's addresses: {}",
                     brief(&lines),
@@ -444,7 +455,9 @@ fn pinned(facts: &Facts, path: &ResolverPath, pins: &[HostsEntry]) -> Option<Out
                 why.fix
                     .clone()
                     .unwrap_or_else(|| remove(&pins.iter().collect::<Vec<_>>())),
-            ))
+            );
+            outcome.evidence.extend(why.evidence);
+            Some(outcome)
         }
     }
 }
@@ -511,6 +524,7 @@ fn resolver(facts: &Facts, path: &ResolverPath) -> Option<Outcome> {
     match vpc {
         Some(Err(e)) if maybe_base_plus_two => {
             let cause = Outcome::unknown(e);
+            let error = cause.evidence.get("error").cloned();
             return Some(unknown(
                 format!(
                     "this machine asks {} ({source}); whether that is the VPC resolver (CIDR base + 2) is unknown: {}",
@@ -518,7 +532,8 @@ fn resolver(facts: &Facts, path: &ResolverPath) -> Option<Outcome> {
                     cause.summary
                 ),
                 cause.fix.unwrap_or_default(),
-            ));
+            )
+            .with("error", error));
         }
         None if maybe_base_plus_two => {
             return Some(unknown(

@@ -56,6 +56,7 @@ fn tcp_connect(facts: &Facts) -> Judged {
     }
     let evidence = |o: Outcome| o.with("addresses", &p.addresses);
     if !failed.is_empty() {
+        let dropped = failed.iter().any(|f| f.1 == Failure::Dropped);
         // One reason per way of failing, naming its addresses.
         let mut reasons: Vec<String> = Vec::new();
         for kind in [
@@ -73,8 +74,7 @@ fn tcp_connect(facts: &Facts) -> Judged {
             let error = &first.3;
             reasons.push(match kind {
                 Failure::Dropped => format!(
-                    "{addrs} dropped (no answer in {ms} ms): a security group, network ACL or host firewall ({})",
-                    cross_reference(facts)
+                    "{addrs} dropped (no answer in {ms} ms): a security group, network ACL or host firewall (see SG001, ACL001)"
                 ),
                 Failure::Refused => format!(
                     "{addrs} refused (a reset came back: nothing listens on the port there, or a firewall rejects it)"
@@ -111,12 +111,14 @@ fn tcp_connect(facts: &Facts) -> Judged {
             })
             .collect();
         let commands = failed.iter().take(3).map(|f| nc(f.0)).collect();
-        return Ok(evidence(
-            Outcome::fail(format!("TCP {port}: {}{ok}", brief(&reasons))).with_fix(Fix {
-                text: format!("{} Then try again:", texts.join(" ")),
-                commands,
-            }),
-        ));
+        let mut outcome = Outcome::fail(format!("TCP {port}: {}{ok}", brief(&reasons)));
+        if dropped {
+            outcome = outcome.with("aws_side", cross_reference(facts));
+        }
+        return Ok(evidence(outcome.with_fix(Fix {
+            text: format!("{} Then try again:", texts.join(" ")),
+            commands,
+        })));
     }
     if !errors.is_empty() {
         return Ok(evidence(unknown(
@@ -133,13 +135,13 @@ fn tcp_connect(facts: &Facts) -> Judged {
     ))))
 }
 
-/// "SG001 fail, ACL001 pass": what the AWS-side checks of the path say.
-fn cross_reference(facts: &Facts) -> String {
+/// What the AWS-side checks of the path say (SG001, ACL001), for the
+/// evidence of dropped packets: when both pass, a host firewall is left.
+fn cross_reference(facts: &Facts) -> std::collections::BTreeMap<String, &'static str> {
     verdicts_of(facts, &["SG001", "ACL001"])
-        .iter()
-        .map(|(id, status, _)| format!("{id} {}", status.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .into_iter()
+        .map(|(id, status, _)| (id, status.as_str()))
+        .collect()
 }
 
 // ------------------------------------------------------------------ NET002
@@ -400,7 +402,11 @@ pub(crate) mod tests {
         assert_eq!(finding.status, Status::Fail);
         assert_eq!(
             finding.summary,
-            "TCP 4000: 10.0.2.10:4000 dropped (no answer in 4800 ms): a security group, network ACL or host firewall (SG001 fail, ACL001 pass); 10.0.1.10:4000 (1 ms) connects"
+            "TCP 4000: 10.0.2.10:4000 dropped (no answer in 4800 ms): a security group, network ACL or host firewall (see SG001, ACL001); 10.0.1.10:4000 (1 ms) connects"
+        );
+        assert_eq!(
+            finding.evidence["aws_side"],
+            serde_json::json!({"ACL001": "pass", "SG001": "fail"})
         );
         let fix = finding.fix.unwrap();
         assert_eq!(fix.commands, ["nc -vz -w 3 10.0.2.10 4000"]);

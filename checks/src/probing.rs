@@ -63,13 +63,15 @@ pub(crate) fn prerequisite(facts: &Facts, id: &str) -> Result<(), Outcome> {
 }
 
 /// What other checks of the catalog say, for a finding that names the
-/// checks that explain it: `(id, status, summary)`.
+/// checks that explain it: `(id, status, summary)`. Judged even when they
+/// are deselected (`--only DNS002` gathers their facts too: they are among
+/// its needs).
 pub(crate) fn verdicts_of(facts: &Facts, ids: &[&str]) -> Vec<(String, Status, String)> {
     ids.iter()
         .filter_map(|id| crate::catalog::find(id))
-        .map(|c| {
-            let f = c.run(facts);
-            (f.id, f.status, f.summary)
+        .filter_map(|c| {
+            let o = c.judge?(facts).unwrap_or_else(|early| early);
+            Some((c.id.to_string(), o.status, o.summary))
         })
         .collect()
 }
