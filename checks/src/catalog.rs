@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use crate::check::{Check, Finding, Need, Status};
 use crate::facts::{Facts, Inputs};
-use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, vpc};
+use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, tdb, vpc};
 
 /// Every check, in report order.
 pub static CATALOG: &[Check] = &[
@@ -36,6 +36,7 @@ pub static CATALOG: &[Check] = &[
     dns::DNS_RESOLVER_PATH,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
+    tdb::CLUSTER_STATE,
 ];
 
 /// Find a check by ID (any case) or slug.
@@ -139,6 +140,7 @@ mod tests {
             acl::tests::FAIL_CASES,
             dns::tests::FAIL_CASES,
             net::tests::FAIL_CASES,
+            tdb::tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -155,11 +157,13 @@ mod tests {
     const UNKNOWN_AT_WORST: &[&str] = &["AWS001"];
 
     /// Checks that read no AWS fact, so no call can leave them unknown (the
-    /// probe checks among them show `unknown` by a row of their FAIL_CASES).
-    const NO_AWS_FACTS: &[&str] = &["INP001", "DNS001", "NET001", "NET002"];
+    /// probe checks among them show `unknown` by a row of their FAIL_CASES;
+    /// TDB001's unknown case, a state it does not know, is in its tests).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "DNS001", "NET001", "NET002", "TDB001"];
 
-    /// Checks that only read the inputs: nothing can be unknown to them.
-    const NEVER_UNKNOWN: &[&str] = &["INP001"];
+    /// Checks that read only the inputs (the flags, `--cluster-json`): no
+    /// failed call can leave them unknown.
+    const NEVER_UNKNOWN: &[&str] = &["INP001", "TDB001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.

@@ -15,9 +15,14 @@ pub const NOT_IMPLEMENTED: &[&str] = &[];
 /// `tests/e2e/probes.rs`), each saying why.
 pub const UNPROBED: &[&str] = &["DNS001", "DNS002", "DNS003", "NET001", "NET002"];
 
+/// Checks that judge only what `--cluster-json` describes: `skip` on every
+/// run without it (the report's `inputs.cluster` is absent).
+pub const NEEDS_CLUSTER_JSON: &[&str] = &["TDB001"];
+
 /// What a report must say, finding by finding: the IDs that fail, warn, are
 /// unknown, and are skipped beside [`NOT_IMPLEMENTED`] (and [`UNPROBED`] when
-/// the run did not probe); every other finding must pass. The exit code
+/// the run did not probe, and, without `--cluster-json`,
+/// [`NEEDS_CLUSTER_JSON`]); every other finding must pass. The exit code
 /// follows (1 on a fail, else 3 on an unknown, else 0).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Expect<'a> {
@@ -126,6 +131,9 @@ impl Run {
                     "{id} did not say why it did not probe: {said}"
                 );
             }
+        }
+        if self.json()["inputs"]["cluster"].is_null() {
+            skip.extend(NEEDS_CLUSTER_JSON.iter().map(|s| s.to_string()));
         }
         let named = [
             ("fail", set(want.fail)),

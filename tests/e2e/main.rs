@@ -18,6 +18,7 @@ mod probes;
 mod redact;
 mod replay;
 mod scenarios;
+mod tidb;
 mod verdicts;
 mod worlds;
 
