@@ -233,16 +233,10 @@ fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
     bare.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
     let (run, _) = doctor_in(&lab, w, &bare, &["--timeout", "4"]);
-    // Missing credentials make AWS001 `unknown` and the run exit 3 (SPEC §3,
-    // issue 8 item 5, on another branch); until that lands AWS001 says
-    // `fail`: accept only that, so the probes' part is tested either way.
-    let fails = run.with_status("fail");
-    let interim = run.code == 1 && fails == ["AWS001"];
-    assert!(
-        (run.code == 3 && fails.is_empty()) || interim,
-        "{}",
-        run.describe()
-    );
+    // Missing credentials are not a broken PrivateLink: AWS001 unknown.
+    assert_eq!(run.code, 3, "{}", run.describe());
+    assert!(run.with_status("fail").is_empty(), "{}", run.describe());
+    assert_eq!(run.status("AWS001"), "unknown");
     assert!(run.summary("AWS001").contains("credentials"));
     for (id, status) in [
         ("DNS001", "pass"),
