@@ -34,11 +34,13 @@ pub static CATALOG: &[Check] = &[
     acl::CLIENT_SUBNET_ACL,
     dns::DNS_RESOLVES,
     dns::DNS_PRIVATE_ANSWER,
+    dns::DNS_RESOLVER_PATH,
     dns::RESOLVER_RULES,
     ipv::IP_FAMILY,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
     tdb::CLUSTER_STATE,
+    tdb::TIDB_AUTHORIZATION,
 ];
 
 /// Find a check by ID (any case) or slug.
@@ -154,9 +156,12 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            dns::tests::FAIL_CASES,
             dns::dns004_tests::FAIL_CASES,
             ipv::tests::FAIL_CASES,
+            net::tests::FAIL_CASES,
             tdb::tests::FAIL_CASES,
+            tdb::tdb002_tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -165,16 +170,21 @@ mod tests {
 
     /// Checks whose worst verdict is a warning (it works, but badly): their
     /// "fail case" is a `warn` case.
-    const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002"];
+    const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002", "TDB002"];
 
     /// Checks whose worst verdict is `unknown`: AWS001 reports whether the
     /// AWS side could be inspected; broken credentials are not a broken
     /// PrivateLink.
     const UNKNOWN_AT_WORST: &[&str] = &["AWS001"];
 
-    /// Checks that read no AWS fact, so no call can leave them unknown
-    /// (TDB001's unknown case, a state it does not know, is in its tests).
-    const NO_AWS_FACTS: &[&str] = &["INP001", "TDB001"];
+    /// Checks that read no AWS fact, so no call can leave them unknown (the
+    /// probe checks among them show `unknown` by a row of their FAIL_CASES;
+    /// TDB001's unknown case, a state it does not know, is in its tests).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "DNS001", "NET001", "NET002", "TDB001"];
+
+    /// Checks that read only the inputs (the flags, `--cluster-json`): no
+    /// failed call can leave them unknown.
+    const NEVER_UNKNOWN: &[&str] = &["INP001", "TDB001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.
@@ -194,6 +204,17 @@ mod tests {
         ("EP003", Need::Instance), // only tells whether the client is outside the VPC
         ("EP003", Need::Vpc), // only tells whether the client is outside the VPC
         ("EP004", Need::Service), // the private DNS name (else the host) and the model's words
+        ("TDB002", Need::Endpoints), // only the endpoint ID to add
+        // Only to name whose an address is and which check explains a
+        // public answer.
+        ("DNS002", Need::Vpc),
+        ("DNS002", Need::Subnets),
+        ("DNS002", Need::VpcAttributes),
+        ("DNS002", Need::DhcpOptions),
+        ("DNS002", Need::HostedZones),
+        // Only read when /etc/hosts pins the host.
+        ("DNS003", Need::Endpoints),
+        ("DNS003", Need::NetworkInterfaces),
     ];
 
     fn implemented() -> impl Iterator<Item = &'static Check> {
@@ -276,10 +297,13 @@ mod tests {
                 let mut facts = healthy();
                 deny(&mut facts, need);
                 check.run(&facts).status == Status::Unknown
-            });
+            }) || cases
+                .iter()
+                .any(|c| c.id == check.id && c.expect == Status::Unknown);
             if NO_AWS_FACTS.contains(&check.id) {
                 assert!(check.needs.is_empty(), "{} reads AWS facts", check.id);
-            } else {
+            }
+            if !NEVER_UNKNOWN.contains(&check.id) {
                 assert!(unknown, "{} has no unknown case", check.id);
             }
         }
@@ -289,6 +313,29 @@ mod tests {
             .chain(NO_AWS_FACTS)
         {
             assert!(find(id).is_some_and(|c| c.judge.is_some()), "{id}");
+        }
+    }
+
+    /// `PROBE_CHECKS` (what gather probes for) lists exactly the checks
+    /// whose verdict depends on the probe facts.
+    #[test]
+    fn probe_checks_are_exactly_the_checks_that_read_the_probes() {
+        use crate::probe_facts::PROBE_CHECKS;
+        for check in CATALOG {
+            let with = check.run(&healthy());
+            let mut facts = healthy();
+            facts.probes = None;
+            let without = check.run(&facts);
+            let reads = with.status != without.status || with.summary != without.summary;
+            assert_eq!(
+                reads,
+                PROBE_CHECKS.contains(&check.id),
+                "{} reads the probe facts: {reads}",
+                check.id
+            );
+        }
+        for id in PROBE_CHECKS {
+            assert!(find(id).is_some(), "{id}");
         }
     }
 

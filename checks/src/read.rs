@@ -144,6 +144,13 @@ fn unknown_host(
         })
 }
 
+/// The host gather probes: `--host` (or the cluster JSON's host), else the
+/// service's private DNS name from the service lookup `service`; `None`
+/// when neither names one (the checks then say why, see [`host`]).
+pub fn host_of(inputs: &Inputs, service: Option<&Fact<Option<EndpointService>>>) -> Option<String> {
+    unknown_host(inputs, service).ok()
+}
+
 /// The host the client connects to: `--host` (or the cluster JSON's host)
 /// when given, else the endpoint service's private DNS name. Lowercase,
 /// without the final dot; `None` when neither is known.
