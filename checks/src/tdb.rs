@@ -353,7 +353,7 @@ enum Seen {
     /// Hung up (closed, reset, an ERR packet) before or right after the greeting.
     TurnedAway(String),
     /// The probe could not watch (the deadline came, a read failed).
-    NotSeen(String),
+    Unwatched(String),
     /// Something else (silence, garbage): NET002's to judge, not a refusal.
     Other,
 }
@@ -364,7 +364,11 @@ fn seen(p: &AddressProbe) -> Option<Seen> {
     }
     let addr = p.address;
     let read = match &p.greeting {
-        None => return Some(Seen::NotSeen(format!("{addr}: its greeting was not read"))),
+        None => {
+            return Some(Seen::Unwatched(format!(
+                "{addr}: its greeting was not read"
+            )))
+        }
         Some(g) => &g.greeting,
     };
     Some(match read {
@@ -378,7 +382,7 @@ fn seen(p: &AddressProbe) -> Option<Seen> {
                 "{addr} greeted ({}), then reset the connection at once",
                 h.server_version
             )),
-            AfterGreeting::NotWatched => Seen::NotSeen(format!(
+            AfterGreeting::NotWatched => Seen::Unwatched(format!(
                 "{addr} greeted, but the deadline came before what followed could be watched"
             )),
         },
@@ -390,7 +394,7 @@ fn seen(p: &AddressProbe) -> Option<Seen> {
             Seen::TurnedAway(format!("{addr} refused with error {code}: {message}"))
         }
         Greeting::ReadError { error } => {
-            Seen::NotSeen(format!("{addr}: reading its greeting failed: {error}"))
+            Seen::Unwatched(format!("{addr}: reading its greeting failed: {error}"))
         }
         Greeting::Silent | Greeting::Garbage { .. } => Seen::Other,
     })
@@ -416,7 +420,7 @@ fn tidb_authorization(facts: &Facts) -> Judged {
     let unseen: Vec<String> = seen
         .iter()
         .filter_map(|s| match s {
-            Seen::NotSeen(why) => Some(why.clone()),
+            Seen::Unwatched(why) => Some(why.clone()),
             _ => None,
         })
         .collect();
