@@ -20,7 +20,8 @@ use crate::probing::{
     unknown, verdicts_of, vpc_cidrs,
 };
 use crate::read::{
-    brief, covers, dns_name, fact, host, join, main_endpoint, private_dns_domain, vpc_id, NO_VPC,
+    brief, covers, dns_name, fact, host, join, main_endpoint, outside_vpc_fix, private_dns_domain,
+    vpc_id, NO_VPC,
 };
 
 // ------------------------------------------------------------------ DNS001
@@ -309,7 +310,9 @@ fn public_answer(facts: &Facts, dns: &DnsProbe, public: &[IpAddr], via: &str) ->
     .with("explained_by", &ids)
     .with_fix(Fix {
         text: if ids.is_empty() {
-            format!("Make this machine ask the VPC resolver ({VPC_RESOLVER_V4}, or the VPC CIDR base + 2), or forward tidbcloud.com to it from the resolver it asks; from outside the VPC, use a Route 53 Resolver inbound endpoint. Then compare:")
+            // Outside the VPC: the three ways that work (issue 13, item 5).
+            let outside = outside_vpc_fix(facts, main_endpoint(facts).ok(), host).text;
+            format!("Make this machine ask the VPC resolver ({VPC_RESOLVER_V4}, or the VPC CIDR base + 2), or forward tidbcloud.com to it from the resolver it asks. {outside} Then compare:")
         } else {
             format!(
                 "Fix {} first (their findings give the commands); private DNS then answers the endpoint's private addresses. Then compare:",
@@ -833,6 +836,15 @@ pub(crate) mod tests {
             "{}",
             finding.summary
         );
+        // From outside the VPC: the three ways that work (issue 13).
+        let fix = finding.fix.clone().unwrap().text;
+        for way in [
+            "Resolver inbound endpoint",
+            "private hosted zone",
+            "Route 53 Profile",
+        ] {
+            assert!(fix.contains(way), "{way}: {fix}");
+        }
         // Private DNS off on the endpoint: EP003 explains it.
         endpoint_mut(&mut f).private_dns_enabled = false;
         f.dns_hostnames = Some(Ok(false));
