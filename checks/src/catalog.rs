@@ -133,6 +133,11 @@ mod tests {
         ("SG002", Need::PrefixLists),
         ("SG001", Need::Vpc),  // only read when the client is unknown
         ("ACL001", Need::Vpc), // only read when the client is unknown
+        ("AZ001", Need::Vpc),  // only for a free CIDR in a create-subnet command
+        // Only read for a zone that covers the host (none in the healthy world).
+        ("VPC004", Need::HostedZoneVpcs),
+        ("VPC004", Need::HostedZoneRecords),
+        ("VPC004", Need::Endpoints),
     ];
 
     fn implemented() -> impl Iterator<Item = &'static Check> {

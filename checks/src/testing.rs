@@ -13,7 +13,7 @@
 
 use crate::check::{Finding, Need, Status};
 use crate::facts::{
-    AclEntry, Client, ClientSource, DhcpOptions, Endpoint, EndpointService, FactError,
+    AclEntry, Client, ClientSource, DhcpOptions, DnsEntry, Endpoint, EndpointService, FactError,
     FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup, SgPeer,
     SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
 };
@@ -41,6 +41,7 @@ pub fn endpoint(id: &str, state: &str, private_dns: bool, subnets: &[&str]) -> E
         subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
         security_group_ids: vec!["sg-00000001".into()],
         network_interface_ids: vec![],
+        dns_entries: vec![],
     }
 }
 
@@ -160,6 +161,7 @@ pub fn client() -> Client {
         az_id: Some("use1-az1".into()),
         private_ip: Some("10.0.10.4".parse().unwrap()),
         security_group_ids: vec![CLIENT_SG.into()],
+        local_port_range: None,
     }
 }
 
@@ -168,6 +170,20 @@ pub fn healthy() -> Facts {
     let mut endpoint = endpoint(ENDPOINT, "available", true, &[ENDPOINT_SUBNET]);
     endpoint.security_group_ids = vec![ENDPOINT_SG.into()];
     endpoint.network_interface_ids = vec!["eni-0000000b".into()];
+    endpoint.dns_entries = vec![
+        DnsEntry {
+            dns_name: format!("{ENDPOINT}-a1b2c3d4.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com"),
+            hosted_zone_id: Some("Z7HUB22UULQXV".into()),
+        },
+        DnsEntry {
+            dns_name: format!("{ENDPOINT}-a1b2c3d4-us-east-1b.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com"),
+            hosted_zone_id: Some("Z7HUB22UULQXV".into()),
+        },
+        DnsEntry {
+            dns_name: HOST.into(),
+            hosted_zone_id: Some("ZPRIVATEDNS00".into()),
+        },
+    ];
     let mut facts = world(vec![endpoint]);
     if let Some(Ok(subnets)) = &mut facts.subnets {
         let mut client = subnet(CLIENT_SUBNET, "us-east-1b", "use1-az1");
@@ -191,6 +207,8 @@ pub fn healthy() -> Facts {
             domain_name_servers: vec!["AmazonProvidedDNS".into()],
         }))),
         hosted_zones: Some(Ok(vec![])),
+        hosted_zone_vpcs: Some(Ok(vec![])),
+        hosted_zone_records: Some(Ok(vec![])),
         client: Some(Ok(client())),
         endpoint_interfaces: Some(Ok(vec![NetworkInterface {
             network_interface_id: "eni-0000000b".into(),
@@ -282,6 +300,8 @@ pub fn fail_need(facts: &mut Facts, need: Need, err: FactError) {
         }
         Need::DhcpOptions => facts.dhcp_options = Some(Err(e)),
         Need::HostedZones => facts.hosted_zones = Some(Err(e)),
+        Need::HostedZoneVpcs => facts.hosted_zone_vpcs = Some(Err(e)),
+        Need::HostedZoneRecords => facts.hosted_zone_records = Some(Err(e)),
         Need::Endpoints => facts.endpoints = Some(Err(e)),
         Need::Subnets => facts.subnets = Some(Err(e)),
         Need::NetworkInterfaces => facts.endpoint_interfaces = Some(Err(e)),

@@ -7,7 +7,9 @@
 //! - the VPC's calls start at once with `--vpc-id`, else as soon as IMDS,
 //!   `--instance-id` or the endpoint listing names the VPC;
 //! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
-//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
+//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`,
+//!   the VPCs and records of the hosted zones that cover the host follow
+//!   `ListHostedZonesByVPC`.
 //!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
 //! [`Need`]: bounded by the run's deadline (what has not answered by then
@@ -26,7 +28,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::VpcAttributeName;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
-    NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc,
+    NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc, ZoneRecords, ZoneVpcs,
 };
 use tidbpe_checks::Need;
 use tokio::time::Instant;
@@ -54,7 +56,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             Some(vpc) => {
                 let (client, round) = tokio::join!(
                     client(&b, aws, &inputs),
-                    vpc_round(&b, aws, vpc, &service_name, None)
+                    vpc_round(&b, aws, vpc, &service_name, &inputs.host, None)
                 );
                 let choice = choose_vpc(&inputs, client.as_ref(), None)?;
                 Ok((client, choice, round))
@@ -90,7 +92,9 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     _ => None,
                 };
                 let round = match &choice {
-                    Some(c) => vpc_round(&b, aws, &c.vpc_id, &service_name, listed).await,
+                    Some(c) => {
+                        vpc_round(&b, aws, &c.vpc_id, &service_name, &inputs.host, listed).await
+                    }
                     None => VpcRound::default(),
                 };
                 Ok((client, choice, round))
@@ -116,6 +120,8 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         dns_hostnames: round.dns_hostnames,
         dhcp_options: round.dhcp_options,
         hosted_zones: round.hosted_zones,
+        hosted_zone_vpcs: round.hosted_zone_vpcs,
+        hosted_zone_records: round.hosted_zone_records,
         endpoints: round.endpoints,
         subnets: round.subnets,
         endpoint_interfaces: round.endpoint_interfaces,
@@ -134,6 +140,8 @@ struct VpcRound {
     dns_hostnames: Option<Fact<bool>>,
     dhcp_options: Option<Fact<Option<DhcpOptions>>>,
     hosted_zones: Option<Fact<Vec<HostedZone>>>,
+    hosted_zone_vpcs: Option<Fact<Vec<ZoneVpcs>>>,
+    hosted_zone_records: Option<Fact<Vec<ZoneRecords>>>,
     endpoints: Option<Fact<Vec<Endpoint>>>,
     subnets: Option<Fact<Vec<Subnet>>>,
     endpoint_interfaces: Option<Fact<Vec<NetworkInterface>>>,
@@ -170,6 +178,7 @@ async fn vpc_round(
     aws: &Aws,
     vpc_id: &str,
     service_name: &str,
+    host: &str,
     listed: Option<Vec<Endpoint>>,
 ) -> VpcRound {
     // Each chain starts its second call as soon as its first one answers.
@@ -194,11 +203,11 @@ async fn vpc_round(
         };
         let interfaces = match &endpoints {
             Ok(eps) => {
-                // Only the service's endpoints: an unrelated endpoint's stale
-                // interface must not fail the call.
+                // Only the service's endpoints that still exist; the call asks
+                // by filter, so a stale ID is skipped, never fails it.
                 let ids: Vec<String> = eps
                     .iter()
-                    .filter(|e| e.service_name == service_name)
+                    .filter(|e| e.service_name == service_name && !e.is_deleted())
                     .flat_map(|e| e.network_interface_ids.iter().cloned())
                     .collect();
                 Some(
@@ -233,19 +242,48 @@ async fn vpc_round(
         .await;
         (groups, lists.into_iter().collect::<Result<Vec<_>, _>>())
     };
+    // The zones that cover the host: their VPCs and their records (VPC004).
+    let zone_chain = async {
+        let zones = b.call(Need::HostedZones, aws.hosted_zones(vpc_id)).await;
+        let covering: Vec<&HostedZone> = zones
+            .as_ref()
+            .map(|zs| zs.iter().filter(|z| z.covers(host)).collect())
+            .unwrap_or_default();
+        let (vpcs, records) = tokio::join!(
+            futures::future::join_all(
+                covering
+                    .iter()
+                    .map(|z| b.call(Need::HostedZoneVpcs, aws.hosted_zone_vpcs(&z.id)))
+            ),
+            futures::future::join_all(
+                covering
+                    .iter()
+                    .map(|z| b.call(Need::HostedZoneRecords, aws.zone_records(&z.id, host)))
+            ),
+        );
+        let (vpcs, records) = match &zones {
+            Ok(_) => (
+                Some(vpcs.into_iter().collect::<Result<Vec<_>, _>>()),
+                Some(records.into_iter().collect::<Result<Vec<_>, _>>()),
+            ),
+            Err(_) => (None, None),
+        };
+        (zones, vpcs, records)
+    };
     let (
         (vpc, dhcp_options),
         (endpoints, endpoint_interfaces),
         (groups, prefix_lists),
+        (hosted_zones, hosted_zone_vpcs, hosted_zone_records),
         dns_support,
         dns_hostnames,
-        hosted_zones,
         subnets,
         acls,
     ) = tokio::join!(
         vpc_chain,
         endpoint_chain,
         group_chain,
+        zone_chain,
         b.call(
             Need::VpcAttributes,
             aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsSupport)
@@ -254,7 +292,6 @@ async fn vpc_round(
             Need::VpcAttributes,
             aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsHostnames)
         ),
-        b.call(Need::HostedZones, aws.hosted_zones(vpc_id)),
         b.call(Need::Subnets, aws.subnets(vpc_id)),
         b.call(Need::NetworkAcls, aws.network_acls(vpc_id)),
     );
@@ -265,6 +302,8 @@ async fn vpc_round(
         dns_hostnames: Some(dns_hostnames),
         dhcp_options: Some(dhcp_options),
         hosted_zones: Some(hosted_zones),
+        hosted_zone_vpcs,
+        hosted_zone_records,
         endpoints: Some(endpoints),
         subnets: Some(subnets),
         endpoint_interfaces,
