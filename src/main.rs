@@ -7,12 +7,16 @@
 mod cli;
 mod gather;
 mod inputs;
+mod output;
 mod progress;
 mod redact;
 mod render;
+mod replay;
 mod report;
+#[allow(dead_code)] // `--cluster-json` is wired in with the TiDB side (issue 11).
+mod ticloud;
+mod untrusted;
 
-use std::fs;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,6 +45,10 @@ enum Failure {
     Write { what: String, err: io::Error },
     #[error(transparent)]
     Redact(#[from] redact::RedactError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Untrusted(#[from] untrusted::UntrustedError),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +61,7 @@ fn main() -> ExitCode {
         Err(Failure::Write { err, .. }) if err.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
+        Err(Failure::Output(e)) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tidbpe: {e}");
             ExitCode::from(EXIT_USAGE)
@@ -73,16 +82,52 @@ fn clap_error(e: clap::Error) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
         _ => {
-            let text = e.to_string();
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid command line")
-                .trim_start_matches("error: ");
-            eprintln!("tidbpe: {line}");
+            eprintln!("tidbpe: {}", clap_line(&e));
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// A clap error as one printable line: the missing argument named on it,
+/// an echoed value cut to about 80 characters.
+fn clap_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    use tidbpe_checks::text::{cut, printable};
+    let text = e.to_string();
+    let mut line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    let strings = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => vec![],
+    };
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        // clap puts the names on the next lines, which one line drops.
+        let missing = strings(ContextKind::InvalidArg);
+        if !missing.is_empty() {
+            line = format!("{}: {}", line.trim_end_matches(':'), missing.join(", "));
+        }
+        if let Some(usage) = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
+            line.push_str(&format!(" (usage: {usage})"));
+        }
+    }
+    // clap quotes what it echoes ('VALUE'): cut each quoted piece.
+    let line: Vec<String> = line
+        .split('\'')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 1 {
+                cut(piece, 80).into_owned()
+            } else {
+                piece.to_string()
+            }
+        })
+        .collect();
+    printable(&cut(&line.join("'"), 300)).into_owned()
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
@@ -147,6 +192,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    let destination = prepare_output(&args.output)?;
     let inputs = inputs::inputs(&args)?;
     let timeout = args.timeout;
     let started = Instant::now();
@@ -170,58 +216,46 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     progress.finish();
     // Dropped tasks (hung connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(50));
-    let report = judge(facts?, &args.output)?;
-    emit(&report, &args.output)?;
+    let report = Report::judge(redacted(facts?, &args.output)?);
+    emit(&report, &args.output, destination)?;
     Ok(exit_code(&report))
 }
 
 fn analyze(args: cli::AnalyzeArgs) -> Result<u8, Failure> {
-    let path = args.report.display().to_string();
-    let text = fs::read_to_string(&args.report)
-        .map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Failure::Usage(format!(
-            "{path} is not JSON ({e}): expected a report of `tidbpe doctor --format json`"
-        ))
-    })?;
-    match value.get("schema").and_then(|s| s.as_str()) {
-        Some(report::SCHEMA) => {}
-        Some(other) => {
-            return Err(Failure::Usage(format!(
-                "{path} has schema {other}; this tidbpe reads {}",
-                report::SCHEMA
-            )))
-        }
-        None => {
-            return Err(Failure::Usage(format!(
-                "{path} is not a tidbpe report: expected \"schema\": \"{}\"",
-                report::SCHEMA
-            )))
-        }
-    }
-    let facts = value
-        .get("facts")
-        .cloned()
-        .ok_or_else(|| Failure::Usage(format!("{path} has no \"facts\" to judge")))
-        .and_then(|f| {
-            serde_json::from_value(f)
-                .map_err(|e| Failure::Usage(format!("{path}: the facts do not parse: {e}")))
-        })?;
-    let report = judge(facts, &args.output)?;
-    emit(&report, &args.output)?;
+    let destination = prepare_output(&args.output)?;
+    let replayed = replay::read(&args.report)?;
+    let report = Report::rejudge(
+        redacted(replayed.facts, &args.output)?,
+        replayed.gathered_by,
+        replayed.gathered_at,
+    );
+    emit(&report, &args.output, destination)?;
     Ok(exit_code(&report))
 }
 
-/// Judge the facts; under `--redact`, redact them first, once: the
-/// findings, the rendered report and a later `analyze` then all see the same
-/// masked values.
-fn judge(facts: tidbpe_checks::Facts, output: &OutputArgs) -> Result<Report, Failure> {
-    let facts = if output.redact {
-        redact::facts(&facts)?
+/// Where `--output` goes, checked before anything else runs.
+fn prepare_output(output: &OutputArgs) -> Result<output::Destination, Failure> {
+    let destination = output::prepare(output.output.as_deref())?;
+    if destination.is_stdout() && output.format == Some(Format::Human) {
+        return Err(Failure::Usage(
+            "--output: the JSON report would go to standard output, where --format human prints; drop one of them".into(),
+        ));
+    }
+    Ok(destination)
+}
+
+/// Under `--redact`, the facts redacted once, before judging: the findings,
+/// the rendered report and a later `analyze` then all see the same masked
+/// values.
+fn redacted(
+    facts: tidbpe_checks::Facts,
+    output: &OutputArgs,
+) -> Result<tidbpe_checks::Facts, Failure> {
+    if output.redact {
+        Ok(redact::facts(&facts)?)
     } else {
-        facts
-    };
-    Ok(Report::judge(facts))
+        Ok(facts)
+    }
 }
 
 fn exit_code(report: &Report) -> u8 {
@@ -229,12 +263,22 @@ fn exit_code(report: &Report) -> u8 {
 }
 
 /// Human on stdout by default; JSON on stdout with `--format json`; the JSON
-/// report also to `--output FILE`.
-fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
+/// report also to `--output FILE`. When `--output` is standard output, it
+/// gets the JSON report once.
+fn emit(
+    report: &Report,
+    output: &OutputArgs,
+    destination: output::Destination,
+) -> Result<(), Failure> {
     // Standard output first: if the file cannot be written, the report is
     // still on the screen.
     let mut buf = Vec::new();
-    match output.format.unwrap_or(Format::Human) {
+    let default = if destination.is_stdout() {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    match output.format.unwrap_or(default) {
         Format::Json => render::json(report, &mut buf),
         Format::Human => render::human::render(report, &mut buf, render::Terminal::for_stdout()),
     }
@@ -243,14 +287,16 @@ fn emit(report: &Report, output: &OutputArgs) -> Result<(), Failure> {
         err,
     })?;
     write_stdout(&buf)?;
-    if let Some(path) = &output.output {
+    if !matches!(
+        destination,
+        output::Destination::Nowhere | output::Destination::Stdout
+    ) {
         let mut buf = Vec::new();
-        let failure = |err| Failure::Write {
-            what: path.display().to_string(),
+        render::json(report, &mut buf).map_err(|err| Failure::Write {
+            what: "the report".into(),
             err,
-        };
-        render::json(report, &mut buf).map_err(failure)?;
-        fs::write(path, buf).map_err(failure)?;
+        })?;
+        destination.write(&buf)?;
     }
     Ok(())
 }

@@ -13,8 +13,17 @@ pub const SCHEMA: &str = "tidbpe.report/v1";
 pub struct Report {
     #[schemars(extend("const" = "tidbpe.report/v1"))]
     pub schema: String,
+    /// The tool that gathered the facts.
     pub tool: Tool,
+    /// When the facts were gathered (RFC 3339, UTC).
     pub generated_at: String,
+    /// When `tidbpe analyze` judged the facts again (RFC 3339, UTC); absent
+    /// in a report straight from `tidbpe doctor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<String>,
+    /// The tool that judged them again, beside the one that gathered them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_by: Option<Tool>,
     pub inputs: Inputs,
     pub context: Context,
     pub summary: Summary,
@@ -22,7 +31,7 @@ pub struct Report {
     pub facts: Facts,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Tool {
     pub name: String,
     pub version: String,
@@ -75,18 +84,49 @@ impl Report {
         };
         Report {
             schema: SCHEMA.to_string(),
-            tool: Tool {
-                name: env!("CARGO_PKG_NAME").to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            },
+            tool: this_tool(),
             generated_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                 .to_string(),
+            judged_at: None,
+            judged_by: None,
             inputs: facts.inputs.clone(),
             context,
             summary,
             findings,
             facts,
         }
+    }
+}
+
+impl Report {
+    /// Judge facts gathered earlier (`tidbpe analyze`): the report keeps
+    /// who gathered them and when, and says who judged them again and when.
+    pub fn rejudge(facts: Facts, gathered_by: Tool, gathered_at: String) -> Self {
+        let mut report = Report::judge(facts);
+        report.judged_at = Some(std::mem::replace(&mut report.generated_at, gathered_at));
+        report.judged_by = Some(std::mem::replace(&mut report.tool, gathered_by));
+        report
+    }
+
+    /// Who gathered the facts, and, for a report judged again, who judged
+    /// them: `tidbpe 0.1.0`, or `facts by tidbpe 0.1.0 at …, judged by
+    /// tidbpe 0.2.0 at …`.
+    pub fn provenance(&self) -> String {
+        match (&self.judged_by, &self.judged_at) {
+            (Some(judge), Some(at)) => format!(
+                "facts by {} {} at {}, judged by {} {} at {at}",
+                self.tool.name, self.tool.version, self.generated_at, judge.name, judge.version
+            ),
+            _ => format!("{} {}", self.tool.name, self.tool.version),
+        }
+    }
+}
+
+/// The tool that runs now.
+pub fn this_tool() -> Tool {
+    Tool {
+        name: env!("CARGO_PKG_NAME").to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }
 
@@ -150,5 +190,32 @@ mod tests {
             );
             assert_eq!(new.summary.verdict, old.summary.verdict, "{name}");
         }
+    }
+
+    #[test]
+    fn a_rejudged_report_keeps_who_gathered_the_facts() {
+        let gathered = Tool {
+            name: "tidbpe".into(),
+            version: "0.0.9".into(),
+        };
+        let report = Report::rejudge(
+            Facts::default(),
+            gathered.clone(),
+            "2020-01-02T03:04:05Z".into(),
+        );
+        assert_eq!(report.tool, gathered);
+        assert_eq!(report.generated_at, "2020-01-02T03:04:05Z");
+        assert_eq!(report.judged_by, Some(this_tool()));
+        let judged_at = report.judged_at.clone().expect("judged_at");
+        assert!(judged_at.as_str() > "2020", "{judged_at}");
+        let line = report.provenance();
+        assert!(
+            line.starts_with("facts by tidbpe 0.0.9 at 2020-01-02T03:04:05Z, judged by tidbpe "),
+            "{line}"
+        );
+        assert_eq!(
+            Report::judge(Facts::default()).provenance(),
+            format!("tidbpe {}", env!("CARGO_PKG_VERSION"))
+        );
     }
 }

@@ -19,6 +19,8 @@ pub mod facts;
 pub mod names;
 pub mod probe_facts;
 pub mod rules;
+pub mod text;
+pub mod validate;
 
 mod commands;
 mod read;

@@ -119,6 +119,51 @@ pub fn is_hostname(host: &str) -> bool {
         })
 }
 
+/// A TCP port a client can connect to: 1 to 65535.
+pub fn is_port(port: u16) -> bool {
+    port != 0
+}
+
+/// A Route 53 hosted zone ID (`Z1D633PJN98FT9`), with or without the
+/// `/hostedzone/` prefix some APIs give it.
+pub fn is_hosted_zone_id(value: &str) -> bool {
+    let id = value.strip_prefix("/hostedzone/").unwrap_or(value);
+    !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A check ID's shape (`VPC002`, `SG001`): 2 to 4 capital letters, 3 digits.
+/// The shape, not the catalog: a report from a newer tidbpe may name an ID
+/// this one does not know.
+pub fn is_check_id(value: &str) -> bool {
+    let letters = value.bytes().take_while(u8::is_ascii_uppercase).count();
+    let digits = &value[letters..];
+    (2..=4).contains(&letters) && digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A short word AWS uses whose exact form varies (zone names and IDs,
+/// Local Zones included; endpoint states and types; rule protocols):
+/// 1 to 64 ASCII letters, digits, `-`, `_` or `.`. Nothing a shell or a
+/// terminal would act on.
+pub fn is_aws_token(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The name of any VPC endpoint service, ours or another endpoint's in the
+/// same VPC (`com.amazonaws.us-east-1.s3`, `aws.sagemaker.us-east-1.notebook`,
+/// `com.amazonaws.vpce.us-east-1.vpce-svc-…`): dot-separated
+/// [`is_aws_token`] words, at most 255 bytes.
+pub fn is_any_service_name(value: &str) -> bool {
+    value.len() <= 255 && value.split('.').all(is_aws_token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +243,34 @@ mod tests {
         assert!(!is_hostname("exa mple.com"));
         assert!(!is_hostname("-a.com"));
         assert!(!is_hostname(""));
+    }
+
+    #[test]
+    fn names_a_replayed_report_carries() {
+        assert!(is_port(4000) && !is_port(0));
+        assert!(is_hosted_zone_id("Z1D633PJN98FT9"));
+        assert!(is_hosted_zone_id("/hostedzone/Z1"));
+        assert!(!is_hosted_zone_id("Z1; rm -rf ~"));
+        assert!(!is_hosted_zone_id(""));
+        assert!(is_check_id("VPC002") && is_check_id("SG001") && is_check_id("TDB001"));
+        assert!(!is_check_id("vpc002") && !is_check_id("V002") && !is_check_id("VPC02"));
+        for t in [
+            "us-east-1-bos-1a",
+            "use1-bos1-az1",
+            "pendingAcceptance",
+            "-1",
+            "tcp",
+        ] {
+            assert!(is_aws_token(t), "{t}");
+        }
+        for t in ["", "a b", "a;b", "$(x)", "\u{1b}[2J", &"a".repeat(65)] {
+            assert!(!is_aws_token(t), "{t}");
+        }
+        assert!(is_any_service_name("com.amazonaws.us-east-1.s3"));
+        assert!(is_any_service_name(
+            "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+        ));
+        assert!(!is_any_service_name("com.amazonaws..s3"));
+        assert!(!is_any_service_name("com.amazonaws.us-east-1.s3 --x"));
     }
 }

@@ -90,11 +90,17 @@ where
             _ => first_line(&cause),
         },
     };
+    // Capped: a server that echoes the request, or a `credential_process`
+    // that prints a page, must not fill the report.
+    let cap = |s: &str| {
+        let cut = tidbpe_checks::text::cut(s, tidbpe_checks::text::FACT_ERROR_MESSAGE_CHARS);
+        tidbpe_checks::text::printable(&cut).into_owned()
+    };
     FactError {
         kind,
         action: need.action().to_string(),
-        code,
-        message,
+        code: code.as_deref().map(cap),
+        message: cap(&message),
     }
 }
 

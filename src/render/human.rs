@@ -297,7 +297,7 @@ fn fix_lines(o: &mut Out<'_>, fix: &Fix) -> io::Result<()> {
 
 fn context_line(report: &Report) -> String {
     let c = &report.context;
-    let mut parts = vec![format!("tidbpe {}", report.tool.version)];
+    let mut parts = vec![report.provenance()];
     if let Some(account) = &c.account {
         parts.push(format!("account {account}"));
     }

@@ -10,43 +10,11 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// Is `c` something a terminal could act on instead of printing?
-///
-/// C0 controls, DEL and C1 controls (`U+009B` is a CSI on some terminals),
-/// plus the Unicode formatting characters that reorder or hide text
-/// (bidirectional overrides and isolates, the "Trojan Source" characters).
-fn is_control(c: char) -> bool {
-    matches!(c,
-        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-        | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        | '\u{2028}' | '\u{2029}')
-}
-
-/// Whitespace controls that separate words: they become one space each, so
-/// `a\tb` stays two words; every other control is dropped.
-fn is_space_like(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
-    )
-}
-
-/// `s` without control characters: tabs, newlines and their kin become
-/// spaces, every other control (ESC, BEL, DEL, C1, bidi overrides) is
-/// removed. Borrows when there is nothing to remove (the common case).
+/// `s` without control characters (tabs and newlines become spaces; ESC,
+/// BEL, DEL, C1 and bidi overrides are removed): the one implementation, in
+/// the checks crate, shared with the validation of replayed reports.
 pub fn clean(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if is_space_like(c) {
-            out.push(' ');
-        } else if !is_control(c) {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    tidbpe_checks::text::printable(s)
 }
 
 /// At most `max` characters of `s` (cleaned), ending in `…` when cut. Reads
@@ -129,7 +97,7 @@ mod tests {
             "arn:aws:iam::1:user/\u{1b}]0;pwned\u{7}\u{1b}[2Jx\u{9b}31m\u{7f}\u{202e}gnp.exe";
         let cleaned = clean(hostile);
         assert_eq!(cleaned, "arn:aws:iam::1:user/]0;pwned[2Jx31mgnp.exe");
-        assert!(!cleaned.chars().any(is_control));
+        assert!(!cleaned.chars().any(char::is_control));
         assert_eq!(clean("a\tb\nc\r\nd"), "a b c  d");
         assert!(matches!(clean("vpc-0a1b2c3d ✔ …"), Cow::Borrowed(_)));
     }

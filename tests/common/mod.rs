@@ -1,150 +1,47 @@
-//! The lab harness for end-to-end tests: start `tests/lab/lab.py` (moto in
-//! server mode with one scenario built through the real EC2 API), run the
-//! real `tidbpe` binary against it, read its JSON report. Every lab process
-//! is stopped (by PID) when its `Lab` is dropped.
+//! The harness of the end-to-end tests: the real `tidbpe` binary against the
+//! lab (`tests/lab/lab.py`: moto in server mode, worlds built through the EC2,
+//! ELBv2 and Route 53 APIs, an IMDSv2 server per world), its JSON report read
+//! back.
+//!
+//! - [`world`]`("healthy")` gives a typed [`World`] of the ONE lab this test
+//!   binary shares: the lab starts on first use, builds each world on first
+//!   request (worlds are isolated by their own VPCs and endpoint services),
+//!   and dies with the test process (it exits when its stdin closes).
+//! - [`Run`] is one finished run of the binary; [`Run::expect`] asserts the
+//!   status of every finding at once, skips included ([`NOT_IMPLEMENTED`]).
+//! - [`FaultProxy`] sits between the binary and moto, per test, and answers a
+//!   chosen AWS action with an error, late, or never.
+//!
+//! Nothing here reaches beyond 127.0.0.0/8: every command gets dummy
+//! credentials, no proxies, and no instance metadata unless a test points it
+//! at the lab's.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader, Read};
+mod lab;
+mod proxy;
+mod run;
+
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-use serde_json::Value;
-
-/// How long a lab may take to start (moto's first calls are slow on a busy machine).
-const LAB_START: Duration = Duration::from_secs(120);
+pub use lab::{lab_endpoint_url, start_lab_in_background, world, Groups, Lab, Subnets, World};
+pub use proxy::{
+    unauthorized_xml, FaultProxy, ACCESS_DENIED_STS_XML, EMPTY, REQUEST_LIMIT_XML,
+    THROTTLING_R53_XML, UNAUTHORIZED_XML,
+};
+pub use run::{Expect, Run, NOT_IMPLEMENTED};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn python() -> PathBuf {
+/// The lab venv's Python (`TIDBPE_LAB_PYTHON` overrides it).
+pub fn python() -> PathBuf {
     std::env::var_os("TIDBPE_LAB_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".venv/bin/python"))
-}
-
-pub struct Lab {
-    child: Child,
-    pub info: Value,
-}
-
-impl Lab {
-    pub fn start(scenario: &str) -> Lab {
-        Self::spawn(scenario, false)
-    }
-
-    pub fn with_imds(scenario: &str) -> Lab {
-        Self::spawn(scenario, true)
-    }
-
-    fn spawn(scenario: &str, imds: bool) -> Lab {
-        let python = python();
-        assert!(
-            python.exists(),
-            "{} is missing: run tests/lab/setup.sh first",
-            python.display()
-        );
-        let mut cmd = Command::new(&python);
-        cmd.arg(repo().join("tests/lab/lab.py"))
-            .args(["--scenario", scenario])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if imds {
-            cmd.arg("--imds");
-        }
-        let mut child = cmd.spawn().expect("start the lab");
-        let stdout = child.stdout.take().expect("lab stdout");
-        let mut stderr = child.stderr.take().expect("lab stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        // Drain stderr so the lab never blocks on a full pipe; keep it for failures.
-        let (etx, erx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = etx.send(text);
-        });
-        let line = match rx.recv_timeout(LAB_START) {
-            Ok(line) if !line.trim().is_empty() => line,
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = erx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
-                panic!("lab scenario {scenario} did not start:\n{err}");
-            }
-        };
-        let info: Value = serde_json::from_str(&line).expect("lab prints JSON");
-        Lab { child, info }
-    }
-
-    pub fn s(&self, key: &str) -> String {
-        self.info[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("lab info has no string {key}: {}", self.info))
-            .to_string()
-    }
-
-    pub fn subnet(&self, name: &str) -> String {
-        self.info["subnets"][name]
-            .as_str()
-            .expect("subnet")
-            .to_string()
-    }
-
-    /// A `tidbpe` command aimed at this lab (no IMDS, dummy credentials).
-    pub fn tidbpe(&self) -> Command {
-        let mut cmd = tidbpe_isolated();
-        cmd.env("AWS_ENDPOINT_URL", self.s("endpoint_url"));
-        cmd
-    }
-
-    /// A `tidbpe` command that also sees the lab's IMDS server.
-    pub fn tidbpe_on_instance(&self) -> Command {
-        let mut cmd = self.tidbpe();
-        cmd.env_remove("AWS_EC2_METADATA_DISABLED")
-            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.s("imds_url"));
-        cmd
-    }
-
-    /// `tidbpe doctor --format json --service-name <lab's> …` with `args`.
-    pub fn doctor(&self, args: &[&str]) -> Run {
-        let mut cmd = self.tidbpe();
-        self.doctor_with(&mut cmd, args)
-    }
-
-    pub fn doctor_with(&self, cmd: &mut Command, args: &[&str]) -> Run {
-        self.doctor_for(cmd, &self.s("service_name"), args)
-    }
-
-    /// `tidbpe doctor --format json --service-name <service> …` against this lab.
-    pub fn doctor_for(&self, cmd: &mut Command, service: &str, args: &[&str]) -> Run {
-        cmd.args([
-            "doctor",
-            "--format",
-            "json",
-            "--timeout",
-            "60",
-            "--service-name",
-            service,
-        ]);
-        cmd.args(args);
-        Run::of(cmd)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `tidbpe` with an environment that cannot reach anything but loopback.
@@ -178,96 +75,9 @@ pub fn tidbpe_isolated() -> Command {
     cmd
 }
 
-/// One finished run of the binary.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn of(cmd: &mut Command) -> Run {
-        let out = cmd.output().expect("run tidbpe");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    pub fn finding(&self, id: &str) -> Value {
-        let report = self.json();
-        report["findings"]
-            .as_array()
-            .and_then(|fs| fs.iter().find(|f| f["id"] == id))
-            .cloned()
-            .unwrap_or_else(|| panic!("no finding {id}"))
-    }
-
-    /// A finding's one-line summary.
-    pub fn summary(&self, id: &str) -> String {
-        self.finding(id)["summary"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    pub fn status(&self, id: &str) -> String {
-        self.finding(id)["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    /// IDs with the given status, in report order.
-    pub fn with_status(&self, status: &str) -> Vec<String> {
-        self.json()["findings"]
-            .as_array()
-            .map(|fs| {
-                fs.iter()
-                    .filter(|f| f["status"] == status)
-                    .filter_map(|f| f["id"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The fix commands of a finding, joined.
-    pub fn fix_commands(&self, id: &str) -> String {
-        self.finding(id)["fix"]["commands"]
-            .as_array()
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn describe(&self) -> String {
-        let report = self.json();
-        let mut text = format!("exit {}\n", self.code);
-        for f in report["findings"].as_array().into_iter().flatten() {
-            text.push_str(&format!("{} {} {}\n", f["id"], f["status"], f["summary"]));
-        }
-        text
-    }
-}
-
 /// Validate a report against the committed JSON Schema with a real validator
 /// (Python's `jsonschema`, from the lab's venv).
 pub fn assert_valid_report(report_json: &str) {
-    use std::io::Write;
     let mut child = Command::new(python())
         .arg(repo().join("tests/lab/validate_report.py"))
         .arg(repo().join("schema/report-v1.schema.json"))

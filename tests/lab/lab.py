@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""tidbpe test lab: moto (server mode, in-process) + one named PrivateLink scenario.
+"""tidbpe test lab: moto (server mode, in-process) + PrivateLink worlds, built on demand.
 
 Usage:
+    .venv/bin/python tests/lab/lab.py --serve
     .venv/bin/python tests/lab/lab.py --scenario NAME [--imds]
     .venv/bin/python tests/lab/lab.py --scenario A --scenario B ... | --all [--imds]
     .venv/bin/python tests/lab/lab.py --list
 
-Starts moto on a free 127.0.0.1 port (with the patches below), builds the
-scenario through boto3 (real EC2 / ELBv2 / Route 53 API calls), optionally
-serves IMDSv2 for the scenario's client instance on another free loopback
-port, prints ONE line of JSON on stdout and serves until stdin reaches EOF or
-SIGTERM/SIGINT arrives. Logs go to stderr. See README.md.
+Starts moto on a free 127.0.0.1 port (with the patches below) and builds
+worlds (scenarios) in it, each with its own VPCs and endpoint service, through
+moto's own API handlers in-process (boto3 with moto's in-process mock, which
+shares the server's state). The doctor reaches the same moto over HTTP.
+
+--serve: prints ONE line of JSON ({"endpoint_url", "region", "account"}), then
+reads world names from stdin, one per line, and answers each with one line of
+JSON: the world (built on first request, with its own IMDSv2 server) or
+{"error": "..."}. This is how the end-to-end tests share one lab per test
+binary. --scenario/--all: builds the named worlds first, prints ONE line of
+JSON and serves. Either way the lab serves until its stdin reaches EOF or
+SIGTERM/SIGINT arrives, then exits at once. Logs go to stderr. See README.md.
 """
 
 # --- Keep every byte of traffic on loopback, with dummy credentials. --------
@@ -54,9 +62,9 @@ log = logging.getLogger("lab")
 
 # --- moto patches (applied before the server starts) ------------------------
 def apply_moto_patches():
-    from moto.ec2.models import elastic_network_interfaces as eni_mod
     from moto.ec2.models import network_acls as nacl_mod
     from moto.ec2.models import vpcs as vpcs_mod
+    from moto.ec2.responses import vpcs as vpc_responses
 
     # (i) An endpoint's state follows its tag "lab:state" (moto: always "available").
     def get_state(self):
@@ -70,12 +78,15 @@ def apply_moto_patches():
 
     vpcs_mod.VPCEndPoint.state = property(get_state, set_state)
 
-    # (ii) Endpoint ENIs get their IP from their subnet. create_vpc_endpoint calls
-    # random_private_ip() with no subnet (vpcs.py); when that returns None the
-    # NetworkInterface draws random_private_ip(subnet.cidr_block) itself
-    # (elastic_network_interfaces.py). We also keep that draw off the 4 + 1
-    # addresses AWS reserves and off addresses already handed out, and make it
-    # deterministic per subnet CIDR.
+    # (ii) Endpoint ENIs get their IP from their subnet, as in AWS. moto 5.2.5's
+    # create_vpc_endpoint calls random_private_ip() with no subnet (vpcs.py),
+    # which gives a random 10.x address; the patched name returns None, and the
+    # NetworkInterface then draws from its subnet's CIDR itself
+    # (elastic_network_interfaces.py). The endpoint patch below then picks the
+    # final address: off the 4 + 1 addresses AWS reserves, off addresses
+    # already used in that subnet, and deterministic per subnet CIDR (the first
+    # endpoint in a fresh 10.0.1.0/24 is always 10.0.1.227), whatever other
+    # worlds the same moto holds and in whatever order they were built.
     orig_vpcs_ip = vpcs_mod.random_private_ip
 
     def vpcs_random_private_ip(cidr=None, ipv6=False):
@@ -85,46 +96,92 @@ def apply_moto_patches():
 
     vpcs_mod.random_private_ip = vpcs_random_private_ip
 
-    orig_eni_ip = eni_mod.random_private_ip
-    issued = set()
-    rngs = {}
-
-    def eni_random_private_ip(cidr=None, ipv6=False):
-        if not cidr or ipv6:
-            return orig_eni_ip(cidr, ipv6)
-        net = ipaddress.IPv4Network(cidr, strict=False)
+    def subnet_address(backend, subnet, eni):
+        used = {n.private_ip_address for n in list(backend.enis.values())
+                if n is not eni and getattr(n.subnet, "id", None) == subnet.id}
+        net = ipaddress.IPv4Network(subnet.cidr_block, strict=False)
         first, last = int(net.network_address) + 4, int(net.broadcast_address) - 1
-        rng = rngs.setdefault(str(net), random.Random(str(net)))
+        rng = random.Random(str(net))
         for _ in range(1000):
             ip = str(ipaddress.IPv4Address(rng.randint(first, last)))
-            if ip not in issued:
-                issued.add(ip)
+            if ip not in used:
                 return ip
-        return orig_eni_ip(cidr, ipv6)
-
-    eni_mod.random_private_ip = eni_random_private_ip
+        return eni.private_ip_address
 
     # (iii) Endpoint ENIs look like AWS's: they carry the endpoint's security
     # groups (moto gives them the VPC's default group), interface type
-    # "vpc_endpoint", requester-managed, and the usual description.
+    # "vpc_endpoint", requester-managed, the description
+    # "VPC Endpoint Interface vpce-...", and an address as in (ii). They follow
+    # ModifyVpcEndpoint too: added subnets get an interface, removed subnets
+    # lose theirs, added/removed security groups apply to every interface
+    # (moto only edits the endpoint's lists).
+    def dress_enis(backend, ep, new_eni_ids=None):
+        groups = [g for g in (backend.get_security_group_from_id(i) for i in ep.security_group_ids or []) if g]
+        for eni_id in ep.network_interface_ids:
+            eni = backend.enis.get(eni_id)
+            if eni is None:
+                continue
+            eni._group_set = list(groups)
+            eni.interface_type = "vpc_endpoint"
+            eni.requester_managed = True
+            eni.description = f"VPC Endpoint Interface {ep.id}"
+            if new_eni_ids is None or eni_id in new_eni_ids:
+                ip = subnet_address(backend, eni.subnet, eni)
+                eni.private_ip_address = ip
+                eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": ip}]
+
     orig_create = vpcs_mod.VPCBackend.create_vpc_endpoint
 
     def create_vpc_endpoint(self, *args, **kwargs):
         ep = orig_create(self, *args, **kwargs)
         if (ep.vpc_endpoint_type or "").lower() == "interface":
-            groups = [g for g in (self.get_security_group_from_id(i) for i in ep.security_group_ids) if g]
-            for eni_id in ep.network_interface_ids:
-                eni = self.enis.get(eni_id)
-                if eni is None:
-                    continue
-                if groups:
-                    eni._group_set = list(groups)
-                eni.interface_type = "vpc_endpoint"
-                eni.requester_managed = True
-                eni.description = f"VPC Endpoint Interface {ep.id}"
+            dress_enis(self, ep)
         return ep
 
     vpcs_mod.VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+
+    orig_modify = vpcs_mod.VPCBackend.modify_vpc_endpoint
+
+    def modify_vpc_endpoint(self, vpc_id, policy_doc, add_subnets, remove_subnets, *args, **kwargs):
+        orig_modify(self, vpc_id, policy_doc, add_subnets, remove_subnets, *args, **kwargs)
+        ep = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0]
+        if (ep.vpc_endpoint_type or "").lower() != "interface":
+            return
+        by_subnet = {}
+        for eni_id in ep.network_interface_ids:
+            eni = self.enis.get(eni_id)
+            if eni is not None:
+                by_subnet[eni.subnet.id] = eni_id
+        for subnet_id in remove_subnets or []:
+            eni_id = by_subnet.pop(subnet_id, None)
+            if eni_id:
+                self.enis.pop(eni_id, None)
+                ep.network_interface_ids.remove(eni_id)
+        new = set()
+        for subnet_id in add_subnets or []:
+            if subnet_id not in by_subnet:
+                self.get_subnet(subnet_id)
+                eni = self.create_network_interface(subnet_id, None)
+                ep.network_interface_ids.append(eni.id)
+                new.add(eni.id)
+        dress_enis(self, ep, new)
+
+    vpcs_mod.VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint
+
+    # (v) ModifyVpcEndpoint honours PrivateDnsEnabled (moto answers Return: true
+    # and ignores it), so a printed `modify-vpc-endpoint --private-dns-enabled`
+    # really turns private DNS on.
+    orig_modify_response = vpc_responses.VPCs.modify_vpc_endpoint
+
+    def modify_vpc_endpoint_response(self):
+        result = orig_modify_response(self)
+        enabled = self._get_bool_param("PrivateDnsEnabled")
+        if enabled is not None:
+            ep = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
+            ep.private_dns_enabled = enabled
+        return result
+
+    vpc_responses.VPCs.modify_vpc_endpoint = modify_vpc_endpoint_response
 
     # (iv) A custom network ACL has the final "*" (32767) deny entries in both
     # directions, as in AWS (moto adds them only to a VPC's default ACL).
@@ -172,14 +229,21 @@ def ec2_tags(**kv):
 
 
 class Lab:
-    def __init__(self, endpoint_url):
+    """Builds worlds through boto3 clients that moto's in-process mock answers.
+
+    The mock dispatches each call to the same handlers and the same state as
+    the HTTP server the doctor talks to, without the HTTP round trip (a world
+    builds ~2.5x faster). The caller holds MOTO_LOCK while building.
+    """
+
+    def __init__(self):
         import boto3
         from botocore.config import Config
 
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+        cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
         sess = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                      region_name=REGION)
-        mk = lambda svc: sess.client(svc, endpoint_url=endpoint_url, config=cfg)  # noqa: E731
+        mk = lambda svc: sess.client(svc, config=cfg)  # noqa: E731
         self.ec2, self.elbv2, self.r53, self.sts = mk("ec2"), mk("elbv2"), mk("route53"), mk("sts")
 
     # -- small helpers
@@ -224,7 +288,8 @@ class Lab:
     # -- the world
     def build(self, *, tag="0", dns_support=True, dns_hostnames=True, endpoint=True, endpoint_subnets=("az1", "az2"),
               private_dns=True, state=None, conflict_endpoint=False, dhcp_servers=None, hosted_zone=None,
-              prefix_list=None, endpoint_ingress=None, client_egress=None, nacl=None, second_vpc=False):
+              prefix_list=None, endpoint_ingress=None, client_egress=None, nacl=None, second_vpc=False,
+              deleted_endpoint=False):
         ec2, w = self.ec2, {"region": REGION, "host": HOST}
 
         # Provider side: NLB in use1-az1 + use1-az2, endpoint service over it.
@@ -252,6 +317,7 @@ class Lab:
         ec2.associate_dhcp_options(DhcpOptionsId=w["dhcp_options_id"], VpcId=vpc_id)
         for key in ("client_sg", "endpoint_sg", "other_sg"):
             w[key] = self.sg(vpc_id, key.replace("_", "-"))
+        w["groups"] = {k: w[f"{k}_sg"] for k in ("client", "endpoint", "other")}
         if prefix_list:
             w["prefix_list_id"] = ec2.create_managed_prefix_list(
                 PrefixListName=f"lab-clients-{tag}", AddressFamily="IPv4", MaxEntries=5,
@@ -276,6 +342,26 @@ class Lab:
             w["nacl_id"] = self.custom_nacl(vpc_id, [subnets[s] for s in nacl["subnets"]], nacl["entries"])
 
         w["endpoint_id"] = None
+        if deleted_endpoint:
+            # Deleted before the live one was made (delete and recreate is how
+            # people fix private DNS): moto, like AWS, keeps listing it in state
+            # "deleted" with the IDs of interfaces that no longer exist.
+            w["deleted_endpoint_id"] = self.endpoint(vpc_id, w["service_name"], [subnets["az1"], subnets["az2"]],
+                                                     [w["endpoint_sg"]], private_dns, "tidb-old")
+            stale = ec2.describe_vpc_endpoints(
+                VpcEndpointIds=[w["deleted_endpoint_id"]])["VpcEndpoints"][0]["NetworkInterfaceIds"]
+            w["deleted_endpoint_interface_ids"] = stale
+            ec2.delete_vpc_endpoints(VpcEndpointIds=[w["deleted_endpoint_id"]])
+            # What the world is for: check it, so that "the world builds" means it.
+            gone = ec2.describe_vpc_endpoints(VpcEndpointIds=[w["deleted_endpoint_id"]])["VpcEndpoints"][0]
+            if gone["State"].lower() != "deleted" or gone["NetworkInterfaceIds"] != stale:
+                raise RuntimeError(f"moto lists the deleted endpoint as {gone}")
+            try:
+                ec2.describe_network_interfaces(NetworkInterfaceIds=stale)
+                raise RuntimeError("the deleted endpoint's interfaces still exist")
+            except ec2.exceptions.ClientError as e:
+                if e.response["Error"]["Code"] != "InvalidNetworkInterfaceID.NotFound":
+                    raise
         if endpoint:
             w["endpoint_id"] = self.endpoint(vpc_id, w["service_name"], [subnets[s] for s in endpoint_subnets],
                                              [w["endpoint_sg"]], private_dns, "tidb", state)
@@ -299,21 +385,6 @@ class Lab:
             by_id = {n["NetworkInterfaceId"]: n["PrivateIpAddress"] for n in enis["NetworkInterfaces"]}
             w["endpoint_ips"] = [by_id[i] for i in main[0]["NetworkInterfaceIds"]]
         return w
-
-    def warm_up(self, w):
-        """Touch every API the doctor calls, so its first calls are not the slow lazy ones."""
-        self.sts.get_caller_identity()
-        self.ec2.describe_vpc_endpoint_services(ServiceNames=[w["service_name"]])
-        self.ec2.describe_availability_zones()
-        self.ec2.describe_vpc_attribute(VpcId=w["vpc_id"], Attribute="enableDnsSupport")
-        self.ec2.describe_dhcp_options()
-        self.ec2.describe_security_groups(GroupIds=[w["endpoint_sg"]])
-        self.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [w["endpoint_sg"]]}])
-        self.ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [w["vpc_id"]]}])
-        self.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [w["vpc_id"]]}])
-        self.ec2.describe_instances(InstanceIds=[w["instance_id"]])
-        self.ec2.describe_managed_prefix_lists()
-        self.r53.list_hosted_zones_by_vpc(VPCId=w["vpc_id"], VPCRegion=REGION)
 
 
 STATES = ("pendingAcceptance", "pending", "rejected", "failed", "deleting", "deleted", "expired")
@@ -347,6 +418,8 @@ SCENARIOS = {
     "nacl-allow-before-deny": dict(nacl=nacl(EP_SUBNETS, acl(100, False, "allow"), acl(200, False, "deny"),
                                              acl(100, True, "allow"), acl(200, True, "deny"))),
     "two-endpoints-in-region": dict(second_vpc=True),
+    "endpoint-deleted-beside-live": dict(deleted_endpoint=True),
+    "endpoint-only-deleted": dict(endpoint=False, deleted_endpoint=True),
 }
 
 
@@ -443,21 +516,29 @@ def start_imds(paths):
     return srv
 
 
-# --- injected latency (benchmarks) ---------------------------------------------
-# After the world is built, every AWS API request waits LATENCY["seconds"]
-# before moto answers, and is counted; GET /lab/requests returns the count
-# (not delayed), so a benchmark can tell calls from round trips, and
-# GET /lab/latency?ms=N changes the delay.
+# --- one moto for many worlds and many clients --------------------------------------
+# moto's backends are plain dicts and lists, not made for concurrent writers:
+# a describe iterating a dict while another thread adds to it fails with a
+# 500. Every HTTP request and every world build holds MOTO_LOCK, so requests
+# (several doctors at once, fix commands, builds) see a consistent moto. The
+# GIL serializes moto's work anyway; injected latency waits outside the lock,
+# so concurrent requests still overlap their delays.
+MOTO_LOCK = threading.RLock()
+
+# Injected latency (benchmarks): every AWS API request waits
+# LATENCY["seconds"] before moto answers, and is counted; GET /lab/requests
+# returns the count (not delayed), so a benchmark can tell calls from round
+# trips, and GET /lab/latency?ms=N changes the delay.
 LATENCY = {"seconds": 0.0, "count": 0}
 _latency_lock = threading.Lock()
 
 
-def install_latency():
+def install_dispatch():
     from moto.server import DomainDispatcherApplication
 
     original = DomainDispatcherApplication.__call__
 
-    def delayed(self, environ, start_response):
+    def dispatch(self, environ, start_response):
         if environ.get("PATH_INFO") == "/lab/latency":
             # /lab/latency?ms=N changes the delay at run time (benchmarks compare).
             query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
@@ -471,14 +552,71 @@ def install_latency():
             LATENCY["count"] += 1
         if LATENCY["seconds"] > 0:
             time.sleep(LATENCY["seconds"])
-        return original(self, environ, start_response)
+        with MOTO_LOCK:
+            return list(original(self, environ, start_response))
 
-    DomainDispatcherApplication.__call__ = delayed
+    DomainDispatcherApplication.__call__ = dispatch
+
+
+def warm_up(endpoint_url):
+    """One call per service the doctor uses, over HTTP: moto builds each
+    service's app and backend lazily (the first EC2 call takes ~1 s)."""
+    import urllib.request
+
+    def call(service, path="/", data=None, headers=()):
+        auth = (f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, "
+                "SignedHeaders=host, Signature=0")
+        req = urllib.request.Request(endpoint_url + path, data=data, headers={"Authorization": auth, **dict(headers)})
+        try:
+            urllib.request.urlopen(req, timeout=60).read()
+        except Exception as e:  # a warm-up that fails costs time later, nothing else
+            log.info("warm-up of %s failed: %s", service, e)
+
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    call("sts", data=b"Action=GetCallerIdentity&Version=2011-06-15", headers=form)
+    call("ec2", data=b"Action=DescribeAvailabilityZones&Version=2016-11-15", headers=form)
+    call("route53", path=f"/2013-04-01/hostedzonesbyvpc?vpcid=vpc-0a1b2c3d&vpcregion={REGION}")
+    call("route53resolver", data=b"{}", headers=[("Content-Type", "application/x-amz-json-1.1"),
+                                                 ("X-Amz-Target", "Route53Resolver.ListResolverRules")])
+
+
+class Worlds:
+    """Worlds built on demand, once each, with an IMDSv2 server per world."""
+
+    def __init__(self, endpoint_url, imds):
+        self.endpoint_url, self.imds = endpoint_url, imds
+        self.lab = Lab()
+        self.built = {}
+        self.imds_srvs = []
+
+    def get(self, name):
+        # "NAME#COPY" is a world of its own, built like NAME: for a test that
+        # changes its world (runs fix commands) without touching NAME's.
+        scenario = name.split("#", 1)[0]
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; see --list")
+        if name not in self.built:
+            t = time.monotonic()
+            with MOTO_LOCK:
+                # The tag names the provider's NLB and the hosted zone's caller
+                # reference, which must be unique in the account.
+                w = self.lab.build(tag=str(len(self.built)), **SCENARIOS[scenario])
+                paths = imds_data(self.lab, w) if self.imds else None
+            imds_url = None
+            if paths is not None:
+                self.imds_srvs.append(start_imds(paths))
+                imds_url = f"http://127.0.0.1:{self.imds_srvs[-1].server_address[1]}"
+            self.built[name] = {"name": name, "scenario": scenario, "endpoint_url": self.endpoint_url,
+                                "imds_url": imds_url, "account": ACCOUNT, **w}
+            log.info("built %s in %.2fs", name, time.monotonic() - t)
+        return self.built[name]
 
 
 # --- main ------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--serve", action="store_true",
+                    help="build worlds on demand: read names on stdin, answer one JSON line each (with IMDS)")
     ap.add_argument("--scenario", metavar="NAME", action="append",
                     help="scenario to build; repeat it (or use --all) for several worlds in one moto")
     ap.add_argument("--all", action="store_true", help="build every scenario in one moto")
@@ -494,16 +632,20 @@ def main(argv=None):
         return 0
     names = list(SCENARIOS) if args.all else list(dict.fromkeys(args.scenario or []))
     bad = [n for n in names if n not in SCENARIOS]
-    if bad or not names:
-        what = f"unknown scenario {bad[0]!r}" if bad else "--scenario NAME is required"
+    if bad or (not names and not args.serve):
+        what = f"unknown scenario {bad[0]!r}" if bad else "--scenario NAME (or --serve) is required"
         print(f"lab.py: {what}; see --list", file=sys.stderr)
         return 2
 
-    # stdout carries exactly one JSON line: move everything else (prints by
+    # stdout carries only JSON lines: move everything else (prints by
     # libraries, even C-level writes to fd 1) to stderr.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+
+    def reply(obj):
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
 
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
                         format="lab: %(message)s")
@@ -515,46 +657,50 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     apply_moto_patches()
-    install_latency()
+    install_dispatch()
+    from moto import mock_aws
     from moto.server import ThreadedMotoServer
 
+    mock_aws().start()
     moto_srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto_srv.start()
     endpoint_url = f"http://127.0.0.1:{moto_srv.get_host_and_port()[1]}"
-    imds_srvs = []
-    current = names[0]
+    current = "warm-up"
     try:
-        log.info("moto on %s; building %s", endpoint_url, ", ".join(names))
-        lab = Lab(endpoint_url)
-        worlds = {}
-        for i, current in enumerate(names):
-            w = lab.build(tag=str(i), **SCENARIOS[current])
-            imds_url = None
-            if args.imds:
-                imds_srvs.append(start_imds(imds_data(lab, w)))
-                imds_url = f"http://127.0.0.1:{imds_srvs[-1].server_address[1]}"
-            worlds[current] = {"scenario": current, "endpoint_url": endpoint_url, "imds_url": imds_url,
-                               "account": ACCOUNT, **w}
-        lab.warm_up(w)
+        log.info("moto on %s", endpoint_url)
+        warm_up(endpoint_url)
+        worlds = Worlds(endpoint_url, imds=args.imds or args.serve)
+        for current in names:
+            worlds.get(current)
         LATENCY["seconds"] = args.latency_ms / 1000.0
         LATENCY["count"] = 0
-        if len(names) == 1:
-            result = worlds[names[0]]
+        if args.serve:
+            reply({"endpoint_url": endpoint_url, "region": REGION, "account": ACCOUNT})
+        elif len(names) == 1:
+            reply(worlds.built[names[0]])
         else:
-            result = {"endpoint_url": endpoint_url, "region": REGION, "account": ACCOUNT, "scenarios": worlds}
-        out.write(json.dumps(result) + "\n")
-        out.flush()
-        log.info("ready in %.2fs: %s", time.monotonic() - T0, ", ".join(names))
+            reply({"endpoint_url": endpoint_url, "region": REGION, "account": ACCOUNT, "scenarios": worlds.built})
+        log.info("ready in %.2fs%s", time.monotonic() - T0, (": " + ", ".join(names)) if names else "")
 
-        def wait_eof():
+        def serve_stdin():
+            # --serve: one world name per line, one JSON line back; otherwise
+            # stdin only tells when to stop.
             try:
-                while sys.stdin.buffer.read(65536):
-                    pass
+                for line in sys.stdin:
+                    name = line.strip()
+                    if not args.serve or not name:
+                        continue
+                    try:
+                        reply(worlds.get(name))
+                    except Exception as e:
+                        log.debug("world %s failed", name, exc_info=True)
+                        log.error("world %s failed: %s: %s", name, type(e).__name__, e)
+                        reply({"name": name, "error": f"world {name} failed: {type(e).__name__}: {e}"})
             except (OSError, ValueError):
                 pass
             stop.set()
 
-        threading.Thread(target=wait_eof, name="stdin", daemon=True).start()
+        threading.Thread(target=serve_stdin, name="stdin", daemon=True).start()
         while not stop.wait(0.5):
             pass
         log.info("stopping")
@@ -563,21 +709,13 @@ def main(argv=None):
         log.debug("scenario build failed", exc_info=True)
         log.error("scenario %s failed: %s: %s", current, type(e).__name__, e)
         return 1
-    finally:
-        # The servers poll for shutdown every 0.5 s: stop them side by side.
-        stoppers = [threading.Thread(target=moto_srv.stop)] + [threading.Thread(target=s.shutdown) for s in imds_srvs]
-        for t in stoppers:
-            t.start()
-        for t in stoppers:
-            t.join()
-        for srv in imds_srvs + ([moto_srv._server] if moto_srv._server else []):
-            srv.server_close()
 
 
 if __name__ == "__main__":
     rc = main()
-    # Skip the interpreter's slow teardown of moto's many modules (~1 s):
-    # the servers are already shut down, only the streams need flushing.
+    # Exit at once: the servers hold no state worth saving, and the
+    # interpreter's teardown of moto's many modules (and the servers' 0.5 s
+    # shutdown polls) would keep a finished test run waiting.
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__):
         try:

@@ -1,9 +1,7 @@
 //! Every malformed flag value is refused before any network call: one line
 //! on stderr naming the flag and the expected form, exit code 2.
 
-mod common;
-
-use common::{tidbpe_isolated, Run};
+use crate::common::{tidbpe_isolated, Run};
 
 const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
 

@@ -7,21 +7,21 @@
 //! those of the unredacted run, and `analyze` of the redacted report gives
 //! its own findings back.
 //!
-//! The lab harness is a small copy of `tests/common` (start `lab.py`, read
-//! its line of JSON, stop it by PID on drop), so this file stands alone.
+//! The probe is planted in a copy of the shared lab's healthy world
+//! (`healthy#redact`), so no other test sees it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const LAB_START: Duration = Duration::from_secs(120);
+use crate::common::{assert_valid_report, python, world, Run};
 
 /// The forms `--redact` must mask, as AWS error text and descriptions carry
 /// them; short, so a cap on echoed text keeps them all.
@@ -46,62 +46,17 @@ const ORIGINALS: &[&str] = &[
     "10.0.10.0/24",
 ];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("TIDBPE_LAB_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/python"))
-}
-
+/// A copy of a world of the shared lab (the probe is planted in it), with
+/// lab.py's JSON as it came.
 struct Lab {
-    child: Child,
     info: Value,
 }
 
 impl Lab {
     fn start(scenario: &str) -> Lab {
-        let python = python();
-        assert!(
-            python.exists(),
-            "{} is missing: run tests/lab/setup.sh first",
-            python.display()
-        );
-        let mut child = Command::new(&python)
-            .arg(repo().join("tests/lab/lab.py"))
-            .args(["--scenario", scenario])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the lab");
-        let stdout = child.stdout.take().expect("lab stdout");
-        let mut stderr = child.stderr.take().expect("lab stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let (etx, erx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = etx.send(text);
-        });
-        let line = match rx.recv_timeout(LAB_START) {
-            Ok(line) if !line.trim().is_empty() => line,
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = erx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
-                panic!("lab scenario {scenario} did not start:\n{err}");
-            }
-        };
-        let info = serde_json::from_str(&line).expect("lab prints JSON");
-        Lab { child, info }
+        Lab {
+            info: world(&format!("{scenario}#redact")).raw.clone(),
+        }
     }
 
     fn s(&self, key: &str) -> String {
@@ -122,13 +77,6 @@ impl Lab {
                 })
         });
         ids
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -155,48 +103,14 @@ fn tidbpe() -> Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(cmd: &mut Command) -> Run {
-        let out = cmd.output().expect("run tidbpe");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn finding(&self, id: &str) -> Value {
-        self.json()["findings"]
-            .as_array()
-            .and_then(|fs| fs.iter().find(|f| f["id"] == id))
-            .cloned()
-            .unwrap_or_else(|| panic!("no finding {id}"))
-    }
-
-    /// (ID, status) of every finding, in report order.
-    fn verdicts(&self) -> Vec<(String, String)> {
-        self.json()["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| (f["id"].to_string(), f["status"].to_string()))
-            .collect()
-    }
+/// (ID, status) of every finding, in report order.
+fn verdicts(run: &Run) -> Vec<(String, String)> {
+    run.json()["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| (f["id"].to_string(), f["status"].to_string()))
+        .collect()
 }
 
 /// Every original that is still in `text`, resource IDs set aside.
@@ -351,7 +265,7 @@ fn a_redacted_report_keeps_no_original_keeps_ids_and_replays_to_its_own_findings
 
     // Verdicts are those of the unredacted run.
     assert_eq!(plain.code, redacted.code, "{}", redacted.stderr);
-    assert_eq!(plain.verdicts(), redacted.verdicts());
+    assert_eq!(verdicts(&plain), verdicts(&redacted));
     assert_eq!(redacted.finding("VPC003")["status"], "warn");
     // VPC003 names the VPC resolver: the redacted VPC CIDR's base + 2, which
     // is the redacted first DHCP server (10.0.0.2 before redaction).
@@ -395,7 +309,7 @@ fn a_redacted_report_keeps_no_original_keeps_ids_and_replays_to_its_own_findings
         "--redact",
     ]));
     assert_eq!(analyzed.code, plain.code, "{}", analyzed.stderr);
-    assert_eq!(analyzed.verdicts(), plain.verdicts());
+    assert_eq!(verdicts(&analyzed), verdicts(&plain));
     assert_eq!(leftovers(&analyzed.stdout, &ids), Vec::<&str>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -559,7 +473,7 @@ fn aws_error_text_and_an_echoed_request_are_redacted_like_the_rest() {
         "{client}"
     );
     assert_eq!(plain.code, redacted.code);
-    assert_eq!(plain.verdicts(), redacted.verdicts());
+    assert_eq!(verdicts(&plain), verdicts(&redacted));
 }
 
 #[test]
@@ -605,29 +519,5 @@ fn a_failing_credential_process_is_redacted() {
         "{}",
         redacted.stdout
     );
-    assert_eq!(plain.verdicts(), redacted.verdicts());
-}
-
-/// Validate a report against the committed JSON Schema with a real
-/// validator (Python's `jsonschema`, from the lab's venv).
-fn assert_valid_report(report_json: &str) {
-    let mut child = Command::new(python())
-        .arg(repo().join("tests/lab/validate_report.py"))
-        .arg(repo().join("schema/report-v1.schema.json"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the validator");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(report_json.as_bytes())
-        .expect("feed the report");
-    let out = child.wait_with_output().expect("validator output");
-    assert!(
-        out.status.success(),
-        "the report does not match schema/report-v1.schema.json:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(verdicts(&plain), verdicts(&redacted));
 }

