@@ -7,7 +7,7 @@ use crate::commands::{create_subnet, modify_vpc_endpoint_subnets};
 use crate::facts::{Facts, Subnet};
 use crate::read::{
     az_label, client_elsewhere, cluster_az_ids, fact, free_subnet_cidr, join, main_endpoint,
-    offered_az_ids, subnet, vpc_id, NO_CLIENT, NO_VPC, NO_ZONES,
+    offered_az_ids, ok, subnet, vpc_id, NO_CLIENT, NO_VPC, NO_ZONES,
 };
 
 pub(crate) const ENDPOINT_AZ: Check = Check {
@@ -44,8 +44,12 @@ fn additions<'a>(
         subnets: Vec::new(),
         creates: Vec::new(),
     };
+    // The client's own subnet first where it is in that AZ, as pre-flight does.
+    let client_subnet = ok(&facts.client).and_then(|c| c.subnet_id.as_deref());
     for az in missing {
-        match subnets.iter().find(|s| s.az_id == *az) {
+        let mut in_az: Vec<&Subnet> = subnets.iter().filter(|s| s.az_id == *az).collect();
+        in_az.sort_by_key(|s| Some(s.subnet_id.as_str()) != client_subnet);
+        match in_az.first() {
             Some(s) => out.subnets.push(&s.subnet_id),
             None => out
                 .creates

@@ -389,7 +389,7 @@ fn hosted_zone_shadow(facts: &Facts) -> Judged {
         }
         let labels: Vec<String> = exact.iter().map(|z| zone_label(z)).collect();
         return Ok(evidence(Outcome::fail(format!(
-            "private hosted zone {} is named exactly {host} and associated with {vpc_id}: Route 53 answers the host from it, and enabling private DNS on the endpoint fails with \"conflicting DNS domain\"",
+            "private hosted zone {} is named exactly the host and associated with {vpc_id}: Route 53 answers the host from it, and enabling private DNS on the endpoint fails with \"conflicting DNS domain\"",
             join(&labels)
         )))
         .with_fix(Fix {
