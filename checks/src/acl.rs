@@ -15,7 +15,7 @@ use crate::read::{
     brief, client_elsewhere, client_error, endpoint_addresses, fact, join, known_client,
     main_endpoint, vpc_id, NO_CLIENT, NO_VPC,
 };
-use crate::rules::{free_rule_number, nacl_decide};
+use crate::rules::{free_rule_number, nacl_decide, ACL_FINAL_RULE};
 
 /// Ephemeral ports a client's replies come back to when the client is not
 /// known (AWS's advice for a mix of clients).
@@ -128,7 +128,10 @@ fn judge_acls(
                     port_range: Some((0, 0)),
                 });
             }
-            let number = free_rule_number(&candidate, leg.egress, block.rule_number);
+            // The final `*` deny (32767, listed by AWS) blocks what nothing
+            // allows: any free number does, the usual 100, 110, … read best.
+            let before = block.rule_number.filter(|&n| n < ACL_FINAL_RULE);
+            let number = free_rule_number(&candidate, leg.egress, before);
             if let Some(n) = number {
                 taken.insert((leg.egress, n));
             }
@@ -478,6 +481,24 @@ pub(crate) mod tests {
         deny(&mut f, Need::NetworkAcls);
         assert_eq!(ENDPOINT_SUBNET_ACL.run(&f).status, Status::Unknown);
         assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Unknown);
+    }
+
+    /// Blocked by the final `*` rule as AWS lists it (32767): the numbers
+    /// suggested are the usual ones, not 32757.
+    #[test]
+    fn acl002_a_block_by_the_listed_final_rule_gets_a_usual_number() {
+        let mut f = healthy();
+        client_subnet_acl(
+            &mut f,
+            vec![
+                acl_entry(100, true, true, "-1", None),
+                acl_entry(100, false, true, "6", Some((22, 22))),
+                acl_entry(32767, false, false, "-1", None),
+                acl_entry(32767, true, false, "-1", None),
+            ],
+        );
+        let commands = CLIENT_SUBNET_ACL.run(&f).fix.unwrap().commands;
+        assert!(commands[0].contains("--rule-number 110 "), "{commands:?}");
     }
 
     /// Two legs blocked in one ACL get two distinct free rule numbers.
