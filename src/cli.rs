@@ -101,7 +101,7 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "INSTANCE_ID", value_parser = id_parser("i"))]
     pub instance_id: Option<String>,
     /// The client's IP address, when it is not this machine or an instance.
-    #[arg(long, value_name = "IP", value_parser = parse_client_ip)]
+    #[arg(long, value_name = "IP", value_parser = parse_client_ip, conflicts_with = "instance_id")]
     pub client_ip: Option<IpAddr>,
     /// Bound on the whole run, in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout, allow_negative_numbers = true)]
@@ -177,8 +177,11 @@ fn id_parser(prefix: &'static str) -> impl Fn(&str) -> Result<String, String> + 
     }
 }
 
+/// An IPv4-mapped IPv6 address (`::ffff:10.0.10.4`) is the IPv4 address
+/// it carries: that is what reaches the endpoint.
 fn parse_client_ip(s: &str) -> Result<IpAddr, String> {
-    s.parse()
+    s.parse::<IpAddr>()
+        .map(|ip| ip.to_canonical())
         .map_err(|_| "expected an IPv4 or IPv6 address such as 10.0.1.25".into())
 }
 

@@ -73,6 +73,12 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
         endpoint_id: args.endpoint_id.clone(),
         instance_id: args.instance_id.clone(),
         client_ip: args.client_ip,
+        // Only for the fix of an SSO profile without a token: the SDK reads
+        // AWS_PROFILE itself.
+        profile: args
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
         deselected,
     })
 }

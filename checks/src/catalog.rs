@@ -6,8 +6,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::check::{Check, Finding, Status};
-use crate::facts::Facts;
+use std::collections::BTreeSet;
+
+use crate::check::{Check, Finding, Need, Status};
+use crate::facts::{Facts, Inputs};
 use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, vpc};
 
 /// Every check, in report order.
@@ -45,6 +47,30 @@ pub fn find(id_or_slug: &str) -> Option<&'static Check> {
 /// Judge every check of the catalog.
 pub fn judge_all(facts: &Facts) -> Vec<Finding> {
     CATALOG.iter().map(|c| c.run(facts)).collect()
+}
+
+/// The calls the checks `inputs` selects need (`--only`, `--skip`), with
+/// the calls they take their input from ([`Need::requires`]): what gather
+/// makes, and nothing else. (Choosing the VPC and completing the client
+/// may add calls of their own: gather knows those.)
+pub fn selected_needs(inputs: &Inputs) -> BTreeSet<Need> {
+    let mut needs: BTreeSet<Need> = CATALOG
+        .iter()
+        .filter(|c| !inputs.deselected.contains_key(c.id))
+        .flat_map(|c| c.needs.iter().copied())
+        .collect();
+    // `requires` is one level deep today; loop so a deeper one stays right.
+    loop {
+        let more: Vec<Need> = needs
+            .iter()
+            .flat_map(|n| n.requires().iter().copied())
+            .filter(|n| !needs.contains(n))
+            .collect();
+        if more.is_empty() {
+            return needs;
+        }
+        needs.extend(more);
+    }
 }
 
 /// Every IAM action the catalog needs, sorted and deduplicated.
@@ -97,7 +123,7 @@ mod tests {
 
     use super::*;
     use crate::check::Need;
-    use crate::testing::{deny, healthy, FailCase};
+    use crate::testing::{deny, forget_need, healthy, FailCase};
 
     /// Every family's table of fail cases.
     fn all_fail_cases() -> Vec<&'static FailCase> {
@@ -120,6 +146,11 @@ mod tests {
     /// "fail case" is a `warn` case.
     const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002"];
 
+    /// Checks whose worst verdict is `unknown`: AWS001 reports whether the
+    /// AWS side could be inspected; broken credentials are not a broken
+    /// PrivateLink.
+    const UNKNOWN_AT_WORST: &[&str] = &["AWS001"];
+
     /// Checks that read no AWS fact, so no call can leave them unknown.
     const NO_AWS_FACTS: &[&str] = &["INP001"];
 
@@ -129,11 +160,12 @@ mod tests {
         ("SVC001", Need::Zones),         // AZ names shown instead of IDs
         ("EP001", Need::Subnets),        // only for the pre-flight command
         ("EP001", Need::SecurityGroups), // only for the pre-flight command
+        ("EP001", Need::Service),        // only to skip when the service does not exist
         ("SG001", Need::PrefixLists),    // no rule names a prefix list
         ("SG002", Need::PrefixLists),
-        ("SG001", Need::Vpc),  // only read when the client is unknown
+        ("SG001", Need::Vpc), // read when the client is unknown, or to warn it is outside the VPC
         ("ACL001", Need::Vpc), // only read when the client is unknown
-        ("AZ001", Need::Vpc),  // only for a free CIDR in a create-subnet command
+        ("AZ001", Need::Vpc), // only for a free CIDR in a create-subnet command
         // Only read for a zone that covers the host (none in the healthy world).
         ("VPC004", Need::HostedZoneVpcs),
         ("VPC004", Need::HostedZoneRecords),
@@ -206,6 +238,8 @@ mod tests {
             assert_eq!(check.run(&healthy()).status, Status::Pass, "{}", check.id);
             let worst = if WARN_AT_WORST.contains(&check.id) {
                 Status::Warn
+            } else if UNKNOWN_AT_WORST.contains(&check.id) {
+                Status::Unknown
             } else {
                 Status::Fail
             };
@@ -225,9 +259,67 @@ mod tests {
                 assert!(unknown, "{} has no unknown case", check.id);
             }
         }
-        for id in WARN_AT_WORST.iter().chain(NO_AWS_FACTS) {
+        for id in WARN_AT_WORST
+            .iter()
+            .chain(UNKNOWN_AT_WORST)
+            .chain(NO_AWS_FACTS)
+        {
             assert!(find(id).is_some_and(|c| c.judge.is_some()), "{id}");
         }
+    }
+
+    /// `--only ID` gathers only what the check's needs (and the calls they
+    /// take input from) cover: the check must judge the same on those facts
+    /// alone as on every fact, in the healthy world and in every fail case.
+    /// A check reading a fact it does not declare fails here.
+    #[test]
+    fn a_check_judges_the_same_on_the_facts_its_selection_gathers() {
+        let mut worlds: Vec<(&str, Facts)> = vec![("healthy", healthy())];
+        worlds.extend(all_fail_cases().iter().map(|c| (c.name, c.facts())));
+        let mut wrong = Vec::new();
+        for check in implemented() {
+            let mut inputs = healthy().inputs;
+            for other in CATALOG.iter().filter(|c| c.id != check.id) {
+                inputs
+                    .deselected
+                    .insert(other.id.to_string(), "deselected (--only)".into());
+            }
+            let gathered = selected_needs(&inputs);
+            for (name, facts) in &worlds {
+                let mut only = facts.clone();
+                for &need in Need::ALL.iter().filter(|n| !gathered.contains(n)) {
+                    forget_need(&mut only, need);
+                }
+                let (all, alone) = (check.run(facts), check.run(&only));
+                if (all.status, &all.summary) != (alone.status, &alone.summary) {
+                    wrong.push(format!(
+                        "{} in {name}: {:?} {:?} on every fact, {:?} {:?} on {gathered:?}",
+                        check.id, all.status, all.summary, alone.status, alone.summary
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_selection_needs_what_its_checks_need_and_their_inputs() {
+        let mut inputs = healthy().inputs;
+        assert_eq!(
+            selected_needs(&inputs),
+            Need::ALL.iter().copied().collect::<BTreeSet<_>>()
+        );
+        for c in CATALOG.iter().filter(|c| c.id != "INP001") {
+            inputs
+                .deselected
+                .insert(c.id.to_string(), "deselected (--only)".into());
+        }
+        assert!(selected_needs(&inputs).is_empty());
+        inputs.deselected.insert("INP001".into(), "x".into());
+        inputs.deselected.remove("SG002");
+        let sg002 = selected_needs(&inputs);
+        assert!(sg002.contains(&Need::Endpoints), "{sg002:?}");
+        assert!(sg002.contains(&Need::SecurityGroups), "{sg002:?}");
     }
 
     /// A need no check declares would be in no policy and judged by nothing.

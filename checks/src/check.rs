@@ -86,32 +86,47 @@ impl Outcome {
         Self::new(Status::Skip, reason)
     }
     /// A fact could not be gathered: name the call and how to fix *that*.
+    ///
+    /// Missing or broken credentials are said once, by AWS001: every other
+    /// check cites it in a few words, without the credential chain.
     pub fn unknown(err: &FactError) -> Self {
+        let action = &err.action;
+        let code = |default: &'static str| err.code.clone().unwrap_or(default.to_string());
         let summary = match err.kind {
             FactErrorKind::AccessDenied => format!(
-                "could not check: {} was denied ({})",
-                err.action,
-                err.code.as_deref().unwrap_or("access denied")
+                "could not check: {action} was denied ({})",
+                code("access denied")
             ),
             FactErrorKind::Timeout => {
+                format!("could not check: {action} did not answer before the deadline")
+            }
+            FactErrorKind::Credentials => {
+                format!("could not check: no working AWS credentials for {action} (see AWS001)")
+            }
+            FactErrorKind::Throttled => format!(
+                "could not check: AWS throttled {action} ({})",
+                code("throttled")
+            ),
+            FactErrorKind::ServerError => {
                 format!(
-                    "could not check: {} did not answer before the deadline",
-                    err.action
+                    "could not check: {action} failed on AWS's side ({})",
+                    err.message
                 )
             }
-            _ => format!("could not check: {} failed: {}", err.action, err.message),
+            FactErrorKind::Network | FactErrorKind::Api => {
+                format!("could not check: {action} failed: {}", err.message)
+            }
         };
         let fix = match err.kind {
             FactErrorKind::AccessDenied => Fix {
                 text: format!(
-                    "Allow {} to the identity running tidbpe (`tidbpe iam-policy` prints the whole read-only policy), then run the doctor again.",
-                    err.action
+                    "Allow {action} to the identity running tidbpe (`tidbpe iam-policy` prints the whole read-only policy), then run the doctor again."
                 ),
                 commands: vec!["tidbpe iam-policy".to_string()],
             },
             FactErrorKind::Credentials => Fix {
-                text: "Configure AWS credentials (environment, --profile, SSO or an instance role), then run again.".to_string(),
-                commands: vec![crate::commands::get_caller_identity()],
+                text: "Make the AWS credentials work first (see AWS001), then run the doctor again.".to_string(),
+                commands: vec![],
             },
             FactErrorKind::Timeout => Fix {
                 text: "Run again with a longer --timeout, or check the network path to the AWS API.".to_string(),
@@ -121,13 +136,31 @@ impl Outcome {
                 text: "Check that this machine reaches the AWS API (proxy settings, a VPC endpoint for EC2/STS, AWS_ENDPOINT_URL), then run the doctor again.".to_string(),
                 commands: vec![],
             },
+            FactErrorKind::Throttled | FactErrorKind::ServerError => Fix {
+                text: "AWS is throttling or failing these calls (they were retried until the deadline): run the doctor again in a minute.".to_string(),
+                commands: vec![],
+            },
             FactErrorKind::Api => Fix {
                 text: "AWS answered with the error above; correct what it names (an ID that does not exist, a wrong region), then run the doctor again.".to_string(),
                 commands: vec![],
             },
         };
+        // The credential chain runs to hundreds of characters: AWS001
+        // carries it, the others only say which call it stopped.
+        let evidence =
+            if err.kind == FactErrorKind::Credentials && err.need() != Some(Need::Identity) {
+                FactError {
+                    message: "no working AWS credentials (see AWS001)".to_string(),
+                    ..err.clone()
+                }
+            } else {
+                err.clone()
+            };
         Self::new(Status::Unknown, summary)
-            .with("error", serde_json::to_value(err).unwrap_or(Value::Null))
+            .with(
+                "error",
+                serde_json::to_value(evidence).unwrap_or(Value::Null),
+            )
             .with_fix(fix)
     }
     /// Add one piece of evidence.
@@ -227,6 +260,26 @@ impl Need {
             Need::PrefixLists => "ec2:GetManagedPrefixListEntries",
             Need::NetworkAcls => "ec2:DescribeNetworkAcls",
         }
+    }
+
+    /// The calls whose answer this call takes its input from: the
+    /// endpoints' interface IDs come from the endpoint listing, the prefix
+    /// list IDs from the security groups' rules, the DHCP option set's ID
+    /// from the VPC. Gathering a need gathers these first.
+    pub fn requires(self) -> &'static [Need] {
+        match self {
+            Need::NetworkInterfaces => &[Need::Endpoints],
+            Need::PrefixLists => &[Need::SecurityGroups],
+            Need::DhcpOptions => &[Need::Vpc],
+            Need::HostedZoneVpcs | Need::HostedZoneRecords => &[Need::HostedZones],
+            _ => &[],
+        }
+    }
+
+    /// Is the call about the region as a whole (the caller, the service,
+    /// the zones), asked without knowing the VPC or the client?
+    pub fn is_regional(self) -> bool {
+        matches!(self, Need::Identity | Need::Service | Need::Zones)
     }
 
     /// The need whose call is `action` (as a report names it).
@@ -377,6 +430,33 @@ mod tests {
         };
         let ordinals: Vec<usize> = Need::ALL.iter().map(|n| ordinal(*n)).collect();
         assert_eq!(ordinals, (0..=15).collect::<Vec<_>>());
+    }
+
+    /// Throttling and AWS's own failures say "run again", not "correct the
+    /// ID"; an empty 5xx shows its status.
+    #[test]
+    fn throttled_and_failing_calls_advise_running_again() {
+        let mut throttled = FactError::of_call(
+            Need::Endpoints,
+            FactErrorKind::Throttled,
+            "Request limit exceeded.",
+        );
+        throttled.code = Some("RequestLimitExceeded".into());
+        let o = Outcome::unknown(&throttled);
+        assert_eq!(
+            o.summary,
+            "could not check: AWS throttled ec2:DescribeVpcEndpoints (RequestLimitExceeded)"
+        );
+        let fix = o.fix.unwrap();
+        assert!(fix.text.contains("run the doctor again"), "{}", fix.text);
+        assert!(!fix.text.contains("correct"), "{}", fix.text);
+        let failing = FactError::of_call(Need::Vpc, FactErrorKind::ServerError, "HTTP 500");
+        let o = Outcome::unknown(&failing);
+        assert_eq!(
+            o.summary,
+            "could not check: ec2:DescribeVpcs failed on AWS's side (HTTP 500)"
+        );
+        assert_eq!(o.fix.unwrap().text, fix.text);
     }
 
     #[test]

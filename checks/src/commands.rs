@@ -21,6 +21,35 @@ pub(crate) fn get_caller_identity() -> String {
     "aws sts get-caller-identity".to_string()
 }
 
+/// A profile name as a command may carry it unquoted; any other name
+/// becomes the placeholder `PROFILE` (a profile is a free-form name).
+fn profile_arg(profile: Option<&str>) -> &str {
+    profile
+        .filter(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b))
+        })
+        .unwrap_or("PROFILE")
+}
+
+/// `aws sso login --profile P`: a new SSO token for the profile.
+pub(crate) fn sso_login(profile: Option<&str>) -> String {
+    format!("aws sso login --profile {}", profile_arg(profile))
+}
+
+/// `aws sts get-caller-identity --profile P`, or without a profile.
+pub(crate) fn get_caller_identity_as(profile: Option<&str>) -> String {
+    match profile {
+        Some(_) => format!(
+            "{} --profile {}",
+            get_caller_identity(),
+            profile_arg(profile)
+        ),
+        None => get_caller_identity(),
+    }
+}
+
 /// Turn a VPC DNS attribute on (`flag`: `--enable-dns-support` or `--enable-dns-hostnames`).
 pub(crate) fn modify_vpc_attribute(facts: &Facts, vpc: &str, flag: &str) -> String {
     aws(

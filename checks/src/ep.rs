@@ -17,7 +17,12 @@ pub(crate) const ENDPOINT_EXISTS: Check = Check {
     id: "EP001",
     slug: "endpoint-exists",
     title: "An interface endpoint for the service exists in the VPC",
-    needs: &[Need::Endpoints, Need::Subnets, Need::SecurityGroups],
+    needs: &[
+        Need::Endpoints,
+        Need::Subnets,
+        Need::SecurityGroups,
+        Need::Service,
+    ],
     explain: explain!("EP001"),
     judge: Some(endpoint_exists),
 };

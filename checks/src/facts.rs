@@ -49,7 +49,17 @@ pub enum FactErrorKind {
     Network,
     /// The service answered with an error.
     Api,
+    /// AWS throttled the call (`RequestLimitExceeded`, `Throttling`), still
+    /// after retries within the deadline.
+    Throttled,
+    /// AWS failed on its side (HTTP 5xx), still after retries within the
+    /// deadline.
+    ServerError,
 }
+
+/// The `code` of a credential failure whose cause is an SSO profile
+/// without a cached (or with an expired) token: the fix is `aws sso login`.
+pub const SSO_TOKEN_MISSING: &str = "SsoTokenMissing";
 
 impl FactError {
     /// An error of a probe or of another source named by `action` (`imds`).
@@ -70,6 +80,17 @@ impl FactError {
     /// The AWS call that failed, when it was one.
     pub fn need(&self) -> Option<Need> {
         Need::from_action(&self.action)
+    }
+
+    /// Does the error say that the resource it asked for does not exist
+    /// (`InvalidVpcID.NotFound`, `InvalidInstanceID.NotFound`,
+    /// `InvalidVpcEndpointId.NotFound`)?
+    pub fn is_not_found(&self) -> bool {
+        self.kind == FactErrorKind::Api
+            && self
+                .code
+                .as_deref()
+                .is_some_and(|c| c.ends_with(".NotFound"))
     }
 }
 
@@ -92,6 +113,10 @@ pub struct Inputs {
     pub instance_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<IpAddr>,
+    /// The AWS profile (`--profile`, else `AWS_PROFILE`), for the fix of
+    /// an SSO profile without a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Checks deselected with `--only` / `--skip`: (ID, reason).
     #[serde(default)]
     pub deselected: BTreeMap<String, String>,
@@ -114,6 +139,12 @@ pub struct Facts {
     /// How the VPC under test was chosen; `None`: no VPC could be chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_choice: Option<VpcChoice>,
+    /// Why no VPC could be chosen, when a call that would have named it
+    /// failed (the region's endpoint listing, `--instance-id`'s
+    /// `DescribeInstances`): the checks that need the VPC are `unknown`
+    /// naming it, not `skip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_choice_error: Option<FactError>,
     /// The client (this instance, `--instance-id`, or `--client-ip`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<Fact<Client>>,
@@ -166,6 +197,37 @@ pub struct Facts {
     #[serde(default, deserialize_with = "known_calls")]
     #[schemars(with = "BTreeMap<String, u64>")]
     pub timings_ms: BTreeMap<Need, u64>,
+}
+
+impl Facts {
+    /// Every call that failed, each error once per fact (both VPC attributes
+    /// are one call each), in the order of the fields.
+    pub fn errors(&self) -> Vec<&FactError> {
+        fn err<T>(f: &Option<Fact<T>>) -> Option<&FactError> {
+            f.as_ref().and_then(|f| f.as_ref().err())
+        }
+        [
+            err(&self.identity),
+            err(&self.service),
+            err(&self.zones),
+            self.vpc_choice_error.as_ref(),
+            err(&self.client),
+            err(&self.vpc),
+            err(&self.dns_support),
+            err(&self.dns_hostnames),
+            err(&self.dhcp_options),
+            err(&self.hosted_zones),
+            err(&self.endpoints),
+            err(&self.subnets),
+            err(&self.endpoint_interfaces),
+            err(&self.security_groups),
+            err(&self.prefix_lists),
+            err(&self.network_acls),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

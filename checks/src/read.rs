@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::check::Outcome;
-use crate::facts::{Client, Endpoint, EndpointService, Fact, Facts, PrefixList, Subnet, Zone};
+use crate::facts::{
+    Client, Endpoint, EndpointService, Fact, FactErrorKind, Facts, PrefixList, Subnet, Zone,
+};
 use crate::rules::{sg_ingress, Peer};
 
 /// `None` → skip (with `missing`), `Err` → unknown, `Ok` → the value.
@@ -29,18 +31,44 @@ pub(crate) fn ok<T>(f: &Option<Fact<T>>) -> Option<&T> {
 pub(crate) const NO_VPC: &str =
     "no VPC to inspect: pass --vpc-id or --instance-id, or run tidbpe on an EC2 instance in the VPC";
 
+/// (Never shown with `--instance-id`: the client is then always looked up.)
 pub(crate) const NO_CLIENT: &str =
     "the client is unknown: run tidbpe on the client instance, or pass --instance-id";
 
 pub(crate) const NO_ZONES: &str = "availability zones were not looked up";
 
-/// The VPC under test.
+/// The VPC under test: `unknown` when the call that would have named it
+/// failed (naming that call), `skip` when nothing named one.
 pub(crate) fn vpc_id(facts: &Facts) -> Result<&str, Outcome> {
-    facts
-        .vpc_choice
-        .as_ref()
-        .map(|c| c.vpc_id.as_str())
-        .ok_or_else(|| Outcome::skip(NO_VPC))
+    match (&facts.vpc_choice, &facts.vpc_choice_error) {
+        (Some(c), _) => Ok(c.vpc_id.as_str()),
+        (None, Some(e)) => {
+            let mut unknown = Outcome::unknown(e);
+            let alternative = match (e.kind, &facts.inputs.instance_id) {
+                // Naming the VPC does not make credentials work.
+                (FactErrorKind::Credentials, _) => "",
+                (_, Some(_)) => "; pass --vpc-id to name it",
+                (_, None) => "; pass --vpc-id or --instance-id to name it",
+            };
+            let why = unknown.summary.trim_start_matches("could not check: ");
+            unknown.summary = format!("could not find the VPC to inspect: {why}{alternative}");
+            Err(unknown)
+        }
+        (None, None) if facts.inputs.instance_id.is_some() => Err(Outcome::skip(
+            "no VPC to inspect: pass --vpc-id, or run tidbpe on an EC2 instance in the VPC",
+        )),
+        (None, None) => Err(Outcome::skip(NO_VPC)),
+    }
+}
+
+/// ", or pass --instance-id": advice for an unknown client, unless it was
+/// passed already.
+pub(crate) fn or_pass_instance_id(facts: &Facts) -> &'static str {
+    if facts.inputs.instance_id.is_some() {
+        ""
+    } else {
+        ", or pass --instance-id"
+    }
 }
 
 /// The endpoint service, when it exists.
@@ -381,6 +409,38 @@ mod tests {
         assert_eq!(free_subnet_cidr(&f), Some("10.0.128.0/24".parse().unwrap()));
         f.vpc = None;
         assert_eq!(free_subnet_cidr(&f), None);
+    }
+
+    /// A failed call that would have named the VPC makes the VPC's checks
+    /// unknown, naming it; `--instance-id` is not suggested once passed.
+    #[test]
+    fn a_vpc_that_could_not_be_found_is_unknown_naming_the_call() {
+        let mut f = healthy();
+        f.vpc_choice = None;
+        f.vpc_choice_error = Some(crate::testing::denied(crate::Need::Endpoints));
+        let unknown = vpc_id(&f).unwrap_err();
+        assert_eq!(unknown.status, crate::Status::Unknown);
+        assert_eq!(
+            unknown.summary,
+            "could not find the VPC to inspect: ec2:DescribeVpcEndpoints was denied (UnauthorizedOperation); pass --vpc-id or --instance-id to name it"
+        );
+        f.inputs.instance_id = Some("i-0000000d".into());
+        f.vpc_choice_error = Some(crate::testing::denied(crate::Need::Instance));
+        let unknown = vpc_id(&f).unwrap_err();
+        assert!(
+            unknown.summary.contains("ec2:DescribeInstances"),
+            "{}",
+            unknown.summary
+        );
+        assert!(
+            !unknown.summary.contains("--instance-id"),
+            "{}",
+            unknown.summary
+        );
+        f.vpc_choice_error = None;
+        let skip = vpc_id(&f).unwrap_err();
+        assert_eq!(skip.status, crate::Status::Skip);
+        assert!(!skip.summary.contains("--instance-id"), "{}", skip.summary);
     }
 
     #[test]

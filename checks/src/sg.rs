@@ -10,7 +10,7 @@ use crate::commands::{authorize_sg_egress, authorize_sg_ingress, SgPeerArg};
 use crate::facts::{Facts, SecurityGroup, SgPeer};
 use crate::read::{
     brief, client_elsewhere, client_error, endpoint_addresses, fact, join, known_client,
-    main_endpoint, prefix_lists, vpc_id, NO_CLIENT, NO_VPC,
+    main_endpoint, ok, or_pass_instance_id, prefix_lists, vpc_id, NO_CLIENT, NO_VPC,
 };
 use crate::rules::{describe_sg_rule, sg_egress, sg_ingress, Peer, SgDecision};
 
@@ -118,7 +118,40 @@ fn endpoint_sg_ingress(facts: &Facts) -> Judged {
         ),
         commands: vec![authorize_sg_ingress(facts, &first_group, port, source)],
     };
+    // A client outside the VPC's CIDRs (a peered VPC, a VPN, on premises)
+    // passes the group, but its packets and its DNS questions must also
+    // reach the VPC: say so rather than pass in silence.
+    let outside = known_client(facts)
+        .and_then(|c| c.private_ip)
+        .zip(ok(&facts.vpc))
+        .filter(|(ip, v)| {
+            !v.cidr_blocks.is_empty() && !v.cidr_blocks.iter().any(|n| n.contains(ip))
+        })
+        .map(|(ip, v)| {
+            let cidrs: Vec<String> = v.cidr_blocks.iter().map(|n| n.to_string()).collect();
+            (ip, cidrs)
+        });
+    let evidence = |o: Outcome| match &outside {
+        Some((_, cidrs)) => evidence(o)
+            .with("client_outside_vpc", true)
+            .with("vpc_cidrs", cidrs),
+        None => evidence(o),
+    };
     if decision.allowed {
+        if let Some((ip, cidrs)) = &outside {
+            return Ok(evidence(Outcome::warn(format!(
+                "TCP {port} from {whom} is allowed ({}), but {ip} is outside {vpc} ({}): a client in a peered VPC, over a VPN or on premises also needs routing and DNS forwarding",
+                brief(&decision.allowed_by),
+                join(cidrs)
+            )))
+            .with_fix(Fix {
+                text: format!(
+                    "The security group admits the client, but the path from outside {vpc} needs two more things: routes both ways between the client's network and {} (VPC peering, Transit Gateway or VPN route tables), and DNS: the endpoint's private DNS name answers only inside {vpc}, so the client's resolver must forward the host to a Route 53 Resolver inbound endpoint in {vpc} (or the client must use the endpoint's regional DNS name). If the client is really inside {vpc}, give its own address with --client-ip.",
+                    join(cidrs)
+                ),
+                commands: vec![],
+            }));
+        }
         return Ok(evidence(Outcome::pass(format!(
             "TCP {port} from {whom} is allowed: {}",
             brief(&decision.allowed_by)
@@ -151,7 +184,8 @@ fn endpoint_sg_ingress(facts: &Facts) -> Judged {
             )
         };
         return Ok(evidence(Outcome::warn(format!(
-            "TCP {port} from {whom}: {why}; run on the client or pass --instance-id to be sure"
+            "TCP {port} from {whom}: {why}; run on the client{} to be sure",
+            or_pass_instance_id(facts)
         )))
         .with_fix(fix));
     }
@@ -182,9 +216,10 @@ fn client_sg_egress(facts: &Facts) -> Judged {
     let client = fact(&facts.client, NO_CLIENT)?;
     client_elsewhere(facts)?;
     if client.security_group_ids.is_empty() {
-        return Err(Outcome::skip(
-            "the client's security groups are unknown: run tidbpe on the client instance, or pass --instance-id",
-        ));
+        return Err(Outcome::skip(format!(
+            "the client's security groups are unknown: run tidbpe on the client instance{}",
+            or_pass_instance_id(facts)
+        )));
     }
     let endpoint = main_endpoint(facts)?;
     let all = fact(&facts.security_groups, NO_VPC)?;
@@ -283,6 +318,16 @@ pub(crate) mod tests {
             mutate: |f| {
                 let rule = sg_rule("udp", Some((4000, 4000)), SgPeer::Group(CLIENT_SG.into()));
                 set_group(f, ENDPOINT_SG, Some(vec![rule]), None)
+            },
+        },
+        FailCase {
+            id: "SG001",
+            name: "the client is in a peered VPC, outside the VPC's CIDRs",
+            expect: Status::Warn,
+            mutate: |f| {
+                let c = client_mut(f);
+                c.vpc_id = Some("vpc-0e0e0e0e".into());
+                c.private_ip = Some("172.31.0.5".parse().unwrap());
             },
         },
         FailCase {
@@ -405,6 +450,55 @@ pub(crate) mod tests {
         );
         // Its fix names the address, not a group.
         assert!(finding.fix.unwrap().commands[0].contains("--cidr 10.0.10.4/32 "));
+    }
+
+    /// A client address outside the VPC's CIDRs is a warning that names
+    /// routing and DNS forwarding, not a silent pass; denied by the group,
+    /// it still fails.
+    #[test]
+    fn sg001_client_outside_the_vpc_warns_about_routing_and_dns() {
+        let mut f = healthy();
+        f.client = Some(Ok(Client {
+            source: ClientSource::ClientIp,
+            private_ip: Some("192.168.7.9".parse().unwrap()),
+            ..Client::default()
+        }));
+        set_group(
+            &mut f,
+            ENDPOINT_SG,
+            Some(vec![sg_rule("tcp", Some((4000, 4000)), cidr("0.0.0.0/0"))]),
+            None,
+        );
+        let finding = run(&ENDPOINT_SG_INGRESS, &f);
+        assert_eq!(finding.status, Status::Warn, "{}", finding.summary);
+        assert!(
+            finding
+                .summary
+                .contains("192.168.7.9 is outside vpc-0a1b2c3d (10.0.0.0/16)")
+                && finding.summary.contains("routing and DNS forwarding"),
+            "{}",
+            finding.summary
+        );
+        assert_eq!(finding.evidence["client_outside_vpc"], true);
+        assert!(finding
+            .fix
+            .unwrap()
+            .text
+            .contains("Resolver inbound endpoint"));
+        // Inside the VPC: a pass, as before.
+        client_mut(&mut f).private_ip = Some("10.0.10.4".parse().unwrap());
+        assert_eq!(run(&ENDPOINT_SG_INGRESS, &f).status, Status::Pass);
+        // Outside and not admitted: a fail, with the evidence.
+        client_mut(&mut f).private_ip = Some("192.168.7.9".parse().unwrap());
+        set_group(&mut f, ENDPOINT_SG, Some(vec![]), None);
+        let finding = run(&ENDPOINT_SG_INGRESS, &f);
+        assert_eq!(finding.status, Status::Fail);
+        assert_eq!(finding.evidence["client_outside_vpc"], true);
+        // The VPC's CIDRs unknown: the group's verdict stands.
+        let mut f = healthy();
+        client_mut(&mut f).private_ip = Some("192.168.7.9".parse().unwrap());
+        deny(&mut f, Need::Vpc);
+        assert_eq!(run(&ENDPOINT_SG_INGRESS, &f).status, Status::Pass);
     }
 
     #[test]

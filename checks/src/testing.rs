@@ -311,6 +311,31 @@ pub fn fail_need(facts: &mut Facts, need: Need, err: FactError) {
     }
 }
 
+/// Forget the fact behind one need, as when its call is not made.
+pub fn forget_need(facts: &mut Facts, need: Need) {
+    match need {
+        Need::Identity => facts.identity = None,
+        Need::Service => facts.service = None,
+        Need::Zones => facts.zones = None,
+        Need::Instance => facts.client = None,
+        Need::Vpc => facts.vpc = None,
+        Need::VpcAttributes => {
+            facts.dns_support = None;
+            facts.dns_hostnames = None;
+        }
+        Need::DhcpOptions => facts.dhcp_options = None,
+        Need::HostedZones => facts.hosted_zones = None,
+        Need::HostedZoneVpcs => facts.hosted_zone_vpcs = None,
+        Need::HostedZoneRecords => facts.hosted_zone_records = None,
+        Need::Endpoints => facts.endpoints = None,
+        Need::Subnets => facts.subnets = None,
+        Need::NetworkInterfaces => facts.endpoint_interfaces = None,
+        Need::SecurityGroups => facts.security_groups = None,
+        Need::PrefixLists => facts.prefix_lists = None,
+        Need::NetworkAcls => facts.network_acls = None,
+    }
+}
+
 /// Deny the call behind one need in `facts`.
 pub fn deny(facts: &mut Facts, need: Need) {
     fail_need(facts, need, denied(need));

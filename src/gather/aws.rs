@@ -6,19 +6,19 @@
 //! `unknown`. Loading the AWS configuration lives here too ([`Aws::load`]).
 
 use std::error::Error;
-use std::fmt::Debug;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, VpcAttributeName};
 use tidbpe_checks::facts::{
     AclEntry, AliasTarget, Client, ClientSource, DhcpOptions, DnsEntry, DnsRecord, Endpoint,
     EndpointService, HostedZone, Identity, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup,
-    SgPeer, SgRule, Subnet, Vpc, Zone, ZoneRecords, ZoneVpc, ZoneVpcs,
+    SgPeer, SgRule, Subnet, Vpc, Zone, ZoneRecords, ZoneVpc, ZoneVpcs, SSO_TOKEN_MISSING,
 };
 use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
 use tokio::time::Instant;
@@ -49,15 +49,38 @@ const BAD_CREDENTIALS: &[&str] = &[
     "IncompleteSignature",
 ];
 
+/// Error codes of a throttled call (EC2, Route 53, STS and the SDK's own list).
+const THROTTLED: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "PriorRequestNotComplete",
+    "SlowDown",
+    "EC2ThrottledException",
+    "BandwidthLimitExceeded",
+];
+
+/// Error codes of a failure on AWS's side, whatever the HTTP status.
+const SERVER_FAILED: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
+
 /// Map an SDK error to a fact error that names the call of `need`.
-pub fn fact_error<E, R>(need: Need, err: &SdkError<E, R>) -> FactError
+pub fn fact_error<E>(need: Need, err: &SdkError<E, HttpResponse>) -> FactError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_string);
     let full = DisplayErrorContext(err).to_string();
     let cause = root_cause(err);
+    let status = err.raw_response().map(|r| r.status().as_u16());
     // The SDK reports a failed credential lookup as a dispatch failure: tell
     // it apart from the network by what the chain of errors says.
     let no_credentials = full.contains("credentials") && code.is_none();
@@ -65,10 +88,14 @@ where
         SdkError::TimeoutError(_) => FactErrorKind::Timeout,
         _ if no_credentials => FactErrorKind::Credentials,
         SdkError::DispatchFailure(d) if d.is_timeout() => FactErrorKind::Timeout,
-        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => FactErrorKind::Network,
+        SdkError::DispatchFailure(_) => FactErrorKind::Network,
         _ => match code.as_deref() {
             Some(c) if DENIED.contains(&c) => FactErrorKind::AccessDenied,
             Some(c) if BAD_CREDENTIALS.contains(&c) => FactErrorKind::Credentials,
+            Some(c) if THROTTLED.contains(&c) => FactErrorKind::Throttled,
+            Some(c) if SERVER_FAILED.contains(&c) => FactErrorKind::ServerError,
+            _ if status.is_some_and(|s| s >= 500) => FactErrorKind::ServerError,
+            _ if matches!(err, SdkError::ResponseError(_)) => FactErrorKind::Network,
             _ => FactErrorKind::Api,
         },
     };
@@ -77,18 +104,25 @@ where
     let message = match (err.code(), err.message()) {
         (Some(c), Some(m)) => format!("{c}: {}", first_line(m)),
         (Some(c), None) => c.to_string(),
-        _ => match kind {
-            FactErrorKind::Timeout => "the AWS API did not answer in time".to_string(),
-            FactErrorKind::Network => format!("cannot reach the AWS API: {}", first_line(&cause)),
+        _ => match (kind, status) {
+            // An answer without an error code (an empty 500 from a load
+            // balancer): its status says more than the parser's complaint.
+            (FactErrorKind::ServerError, Some(s)) => format!("HTTP {s}, without an error code"),
+            (FactErrorKind::Timeout, _) => "the AWS API did not answer in time".to_string(),
+            (FactErrorKind::Network, _) => {
+                format!("cannot reach the AWS API: {}", first_line(&cause))
+            }
             // The credential chain lists each provider it tried, one a line.
-            FactErrorKind::Credentials => cause
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
+            (FactErrorKind::Credentials, _) => credentials_message(&error_chain(err)),
+            (_, Some(s)) if s >= 400 => format!("HTTP {s}: {}", first_line(&cause)),
             _ => first_line(&cause),
         },
+    };
+    let code = match kind {
+        FactErrorKind::Credentials if code.is_none() && sso_token_missing(&full) => {
+            Some(SSO_TOKEN_MISSING.to_string())
+        }
+        _ => code,
     };
     // Capped: a server that echoes the request, or a `credential_process`
     // that prints a page, must not fill the report.
@@ -101,6 +135,50 @@ where
         action: need.action().to_string(),
         code: code.as_deref().map(cap),
         message: cap(&message),
+    }
+}
+
+/// Does the credential chain's error say that an SSO profile has no
+/// cached token (or an expired one)? The SDK says "failed to read
+/// `~/.aws/sso/cache/….json`" for a legacy SSO profile, "failed to load
+/// the cached SSO token" or "the SSO token has expired" for an
+/// `sso-session` one.
+fn sso_token_missing(chain: &str) -> bool {
+    ["/sso/cache/", "\\sso\\cache\\", "SSO token"]
+        .iter()
+        .any(|m| chain.contains(m))
+}
+
+/// Every layer of an error, outermost first, joined with ": ", without the
+/// layers that only repeat the next one and without the SDK's debug dump.
+fn error_chain(err: &(dyn Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        let text = text.trim();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(text)) {
+            parts.push(text.to_string());
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The credential chain's error on one line; an SSO profile without a
+/// token said plainly (the SDK's innermost cause is only "No such file or
+/// directory" for the missing token file).
+fn credentials_message(chain: &str) -> String {
+    let one_line = chain
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if sso_token_missing(chain) {
+        format!("the SSO profile has no cached token, or it expired: run `aws sso login --profile NAME` ({one_line})")
+    } else {
+        one_line
     }
 }
 
@@ -152,8 +230,8 @@ impl Aws {
     pub async fn load(region: &str, profile: Option<&str>, deadline: Instant) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            // Two attempts: one retry for a throttled or dropped call, within the deadline.
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            // One attempt per call: `Bounded` retries, and knows the deadline.
+            .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(2))
@@ -271,8 +349,9 @@ impl Aws {
             .iter()
             .flat_map(|r| r.instances())
             .find(|i| i.instance_id() == Some(instance_id))
-            .ok_or_else(|| {
-                FactError::of_call(
+            .ok_or_else(|| FactError {
+                code: Some("InvalidInstanceID.NotFound".into()),
+                ..FactError::of_call(
                     need,
                     FactErrorKind::Api,
                     format!("{instance_id} was not found"),
@@ -304,8 +383,9 @@ impl Aws {
             .send()
             .await
             .map_err(|e| fact_error(need, &e))?;
-        let vpc = out.vpcs().first().ok_or_else(|| {
-            FactError::of_call(need, FactErrorKind::Api, format!("{vpc_id} was not found"))
+        let vpc = out.vpcs().first().ok_or_else(|| FactError {
+            code: Some(super::discover::VPC_NOT_FOUND.into()),
+            ..FactError::of_call(need, FactErrorKind::Api, format!("{vpc_id} was not found"))
         })?;
         let mut cidr_blocks: Vec<ipnet::IpNet> = vpc
             .cidr_block_association_set()

@@ -5,63 +5,108 @@
 use std::collections::BTreeSet;
 
 use tidbpe_checks::facts::{
-    Client, ClientSource, Endpoint, Fact, Inputs, Subnet, VpcChoice, VpcSource, Zone,
+    Client, ClientSource, Endpoint, Fact, FactError, Inputs, Subnet, VpcChoice, VpcSource, Zone,
 };
 
-/// Why gathering could not even choose what to inspect.
+/// Why gathering could not even choose what to inspect: an input error
+/// (exit 2), before any report.
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
     #[error("--vpc-id is required: {0}")]
     NoVpc(String),
+    /// Flags that name things which do not go together.
+    #[error("{0}")]
+    Conflict(String),
+    /// A VPC, endpoint or instance named on the command line does not exist.
+    #[error("{flag}: {id} was not found in {region}")]
+    NotFound {
+        flag: &'static str,
+        id: String,
+        region: String,
+    },
 }
+
+impl GatherError {
+    fn not_found(flag: &'static str, id: &str, inputs: &Inputs) -> Self {
+        GatherError::NotFound {
+            flag,
+            id: id.to_string(),
+            region: inputs.region.clone(),
+        }
+    }
+}
+
+/// What discovery concluded: the VPC and where it came from, or the failed
+/// call that would have named it (kept as a fact: the VPC's checks are then
+/// `unknown`, naming that call).
+pub type Chosen = Result<VpcChoice, FactError>;
 
 /// The VPC under test, and where it came from: `--vpc-id`, else the
 /// client's VPC (IMDS, `--instance-id`), else the VPC of `--endpoint-id` or
 /// of the only live endpoint for the service in the region (`found`: the
-/// region's listing). `Ok(None)`: nothing names a VPC, but the failure is
-/// one the checks report (a client or a listing that could not be read).
+/// region's listing). A named instance or endpoint that does not exist is
+/// an input error; a call that failed otherwise is kept as the reason.
 pub fn choose_vpc(
     inputs: &Inputs,
     client: Option<&Fact<Client>>,
     found: Option<&Fact<Vec<Endpoint>>>,
-) -> Result<Option<VpcChoice>, GatherError> {
+) -> Result<Chosen, GatherError> {
     let choice = |vpc_id: &str, source: VpcSource| {
-        Ok(Some(VpcChoice {
+        Ok(Ok(VpcChoice {
             vpc_id: vpc_id.to_string(),
             source,
         }))
     };
+    // What the command line names must exist, whichever way the VPC is chosen.
+    if let (Some(id), Some(Err(e))) = (&inputs.instance_id, client) {
+        if e.is_not_found() {
+            return Err(GatherError::not_found("--instance-id", id, inputs));
+        }
+    }
+    let named_endpoint = match (&inputs.endpoint_id, found) {
+        (Some(id), Some(Err(e))) if e.is_not_found() => {
+            return Err(GatherError::not_found("--endpoint-id", id, inputs))
+        }
+        (Some(id), Some(Ok(endpoints))) => match endpoints.iter().find(|e| &e.endpoint_id == id) {
+            Some(e) => Some(e),
+            None => return Err(GatherError::not_found("--endpoint-id", id, inputs)),
+        },
+        _ => None,
+    };
+    if let (Some(vpc), Some(e)) = (&inputs.vpc_id, named_endpoint) {
+        if &e.vpc_id != vpc {
+            return Err(GatherError::Conflict(format!(
+                "--endpoint-id: {} is in {}, not in --vpc-id {vpc}",
+                e.endpoint_id, e.vpc_id
+            )));
+        }
+    }
     if let Some(vpc) = &inputs.vpc_id {
         return choice(vpc, VpcSource::Flag);
     }
-    if let Some(Ok(Client {
-        vpc_id: Some(vpc),
-        source,
-        ..
-    })) = client
-    {
-        match source {
-            ClientSource::Imds => return choice(vpc, VpcSource::Imds),
-            ClientSource::InstanceId => return choice(vpc, VpcSource::Instance),
-            ClientSource::ClientIp => {}
-        }
+    match client {
+        Some(Ok(Client {
+            vpc_id: Some(vpc),
+            source: ClientSource::Imds,
+            ..
+        })) => return choice(vpc, VpcSource::Imds),
+        Some(Ok(Client {
+            vpc_id: Some(vpc),
+            source: ClientSource::InstanceId,
+            ..
+        })) => return choice(vpc, VpcSource::Instance),
+        // --instance-id could not be read: the VPC checks name the call.
+        Some(Err(e)) => return Ok(Err(e.clone())),
+        _ => {}
     }
-    if let Some(Err(_)) = client {
-        // --instance-id could not be read: its error is reported by the
-        // checks that need the client; the VPC checks say what to pass.
-        return Ok(None);
+    if let Some(id) = &inputs.instance_id {
+        return Err(GatherError::NoVpc(format!("{id} is in no VPC")));
+    }
+    if let Some(e) = named_endpoint {
+        return choice(&e.vpc_id, VpcSource::Endpoint);
     }
     match found {
         Some(Ok(endpoints)) => {
-            if let Some(id) = &inputs.endpoint_id {
-                return match endpoints.iter().find(|e| &e.endpoint_id == id) {
-                    Some(e) => choice(&e.vpc_id, VpcSource::Endpoint),
-                    None => Err(GatherError::NoVpc(format!(
-                        "{id} was not found in {}",
-                        inputs.region
-                    ))),
-                };
-            }
             // Endpoints on their way out do not make a VPC ambiguous.
             let live: Vec<&Endpoint> = endpoints.iter().filter(|e| !e.is_gone()).collect();
             let vpcs: BTreeSet<&str> = live.iter().map(|e| e.vpc_id.as_str()).collect();
@@ -79,12 +124,38 @@ pub fn choose_vpc(
                 ))),
             }
         }
-        // The listing failed (denied, unreachable, deadline): report what
-        // could be seen rather than refuse; the VPC checks say what to pass.
-        Some(Err(_)) => Ok(None),
-        None => Ok(None),
+        // The listing failed (denied, throttled, unreachable, deadline):
+        // kept, so the VPC's checks are unknown naming it, never "Healthy".
+        Some(Err(e)) => Ok(Err(e.clone())),
+        None => Err(GatherError::NoVpc(
+            "not running on an EC2 instance, and the endpoints were not listed".into(),
+        )),
     }
 }
+
+/// A VPC named with `--vpc-id` that AWS does not know: any call about it
+/// answered `InvalidVpcID.NotFound` (or `DescribeVpcs` answered nothing).
+pub fn check_named_vpc(
+    inputs: &Inputs,
+    choice: Option<&VpcChoice>,
+    errors: &[&FactError],
+) -> Result<(), GatherError> {
+    match choice {
+        Some(c) if c.source == VpcSource::Flag => {
+            let missing = errors
+                .iter()
+                .any(|e| e.is_not_found() && e.code.as_deref() == Some(VPC_NOT_FOUND));
+            if missing {
+                return Err(GatherError::not_found("--vpc-id", &c.vpc_id, inputs));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// EC2's error code for a VPC that does not exist.
+pub const VPC_NOT_FOUND: &str = "InvalidVpcID.NotFound";
 
 /// A machine found by IMDS outside the VPC under test is not its client
 /// (a named instance stays: its checks say it is elsewhere).
@@ -161,9 +232,10 @@ mod tests {
         e
     }
 
-    fn chosen(result: Result<Option<VpcChoice>, GatherError>) -> Option<(String, VpcSource)> {
+    fn chosen(result: Result<Chosen, GatherError>) -> Option<(String, VpcSource)> {
         result
-            .expect("a choice or none")
+            .expect("a choice or a failed call")
+            .ok()
             .map(|c| (c.vpc_id, c.source))
     }
 
@@ -200,20 +272,68 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_instance_chooses_nothing() {
+    fn an_unreadable_instance_is_kept_as_the_reason() {
+        let mut inputs = inputs();
+        inputs.instance_id = Some("i-0000000d".into());
         let client = Some(Err(testing::denied(Need::Instance)));
         let found = listed(vec![in_vpc(ENDPOINT, VPC, "available")]);
-        assert_eq!(
-            chosen(choose_vpc(&inputs(), client.as_ref(), found.as_ref())),
-            None
-        );
+        let err = choose_vpc(&inputs, client.as_ref(), found.as_ref())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.need(), Some(Need::Instance));
     }
 
     #[test]
-    fn a_failed_listing_chooses_nothing() {
+    fn a_failed_listing_is_kept_as_the_reason() {
         let found = Some(Err(testing::denied(Need::Endpoints)));
-        assert_eq!(chosen(choose_vpc(&inputs(), None, found.as_ref())), None);
-        assert_eq!(chosen(choose_vpc(&inputs(), None, None)), None);
+        let err = choose_vpc(&inputs(), None, found.as_ref())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.need(), Some(Need::Endpoints));
+        assert!(choose_vpc(&inputs(), None, None).is_err());
+    }
+
+    fn not_found(need: Need, code: &str) -> FactError {
+        let mut e = FactError::of_call(need, tidbpe_checks::FactErrorKind::Api, "not found");
+        e.code = Some(code.into());
+        e
+    }
+
+    /// A named instance or endpoint that does not exist is an input error
+    /// naming it and the region.
+    #[test]
+    fn named_things_that_do_not_exist_are_input_errors() {
+        let mut inputs = inputs();
+        inputs.instance_id = Some("i-12345678".into());
+        let client = Some(Err(not_found(Need::Instance, "InvalidInstanceID.NotFound")));
+        let err = choose_vpc(&inputs, client.as_ref(), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--instance-id: i-12345678 was not found in us-east-1"
+        );
+        let mut inputs = self::inputs();
+        inputs.endpoint_id = Some("vpce-12345678".into());
+        let found = Some(Err(not_found(
+            Need::Endpoints,
+            "InvalidVpcEndpointId.NotFound",
+        )));
+        let err = choose_vpc(&inputs, None, found.as_ref()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--endpoint-id: vpce-12345678 was not found in us-east-1"
+        );
+        let mut inputs = self::inputs();
+        inputs.vpc_id = Some("vpc-12345678".into());
+        let choice = chosen(choose_vpc(&inputs, None, None))
+            .map(|(vpc_id, source)| VpcChoice { vpc_id, source });
+        let missing = not_found(Need::Vpc, VPC_NOT_FOUND);
+        let err = check_named_vpc(&inputs, choice.as_ref(), &[&missing]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--vpc-id: vpc-12345678 was not found in us-east-1"
+        );
+        let denied = testing::denied(Need::Vpc);
+        assert!(check_named_vpc(&inputs, choice.as_ref(), &[&denied]).is_ok());
     }
 
     #[test]
@@ -273,7 +393,7 @@ mod tests {
         let err = choose_vpc(&inputs, None, found.as_ref()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "--vpc-id is required: vpce-0000000f was not found in us-east-1"
+            "--endpoint-id: vpce-0000000f was not found in us-east-1"
         );
     }
 

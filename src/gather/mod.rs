@@ -1,6 +1,10 @@
 //! Gathering: talk to the world and fill a [`Facts`] value. This file is
 //! the concurrency graph only: which call waits for which.
 //!
+//! Only the calls the selected checks need are made ([`Plan`]: their
+//! `needs`, the calls those take input from, and what finding the VPC and
+//! completing the client take); `--only INP001` makes none.
+//!
 //! Calls that do not depend on each other run concurrently, and each call
 //! starts as soon as what it needs is known:
 //! - identity, service and zones start at once;
@@ -12,9 +16,12 @@
 //!   `ListHostedZonesByVPC`.
 //!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
-//! [`Need`]: bounded by the run's deadline (what has not answered by then
-//! becomes a `Timeout` fact, so the report always comes out) and timed.
-//! Choosing the VPC and completing the client are pure: [`discover`].
+//! [`Need`]: retried while AWS throttles or fails, bounded by the run's
+//! deadline (what has not answered by then becomes a `Timeout` fact, so the
+//! report always comes out) and timed. Choosing the VPC and completing the
+//! client are pure: [`discover`]. A call that would have named the VPC and
+//! failed is kept (`Facts::vpc_choice_error`); a VPC, endpoint or instance
+//! named on the command line that does not exist is a [`GatherError`].
 
 pub mod aws;
 pub mod bounded;
@@ -26,6 +33,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::VpcAttributeName;
+use tidbpe_checks::catalog::selected_needs;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
     NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc, ZoneRecords, ZoneVpcs,
@@ -36,84 +44,144 @@ use tokio::time::Instant;
 use self::aws::Aws;
 use self::bounded::Bounded;
 pub use self::discover::GatherError;
-use self::discover::{choose_vpc, complete_client, keep_client_in_vpc};
+use self::discover::{check_named_vpc, choose_vpc, complete_client, keep_client_in_vpc, Chosen};
 
-/// Gather every fact the catalog needs.
+/// The calls a run makes: the needs of the selected checks (`--only`,
+/// `--skip`), plus what choosing the VPC and completing the client take.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    needs: BTreeSet<Need>,
+    /// Some selected check reads the VPC or the client: discover them.
+    vpc: bool,
+}
+
+impl Plan {
+    pub fn of(inputs: &Inputs) -> Self {
+        let mut needs = selected_needs(inputs);
+        let vpc = needs.iter().any(|n| !n.is_regional());
+        if needs.contains(&Need::Instance) {
+            // Completing the client: its subnet (by address, for
+            // --client-ip), then its AZ and the AZ's ID.
+            needs.extend([Need::Subnets, Need::Zones]);
+        }
+        Plan { needs, vpc }
+    }
+
+    pub fn wants(&self, need: Need) -> bool {
+        self.needs.contains(&need)
+    }
+}
+
+/// Gather every fact the selected checks need.
 pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Facts, GatherError> {
     let b = Bounded::new(deadline);
+    let plan = Plan::of(&inputs);
     let service_name = inputs.service_name.clone().unwrap_or_default();
 
     let region_facts = async {
         tokio::join!(
-            b.call(Need::Identity, aws.identity()),
-            b.call(Need::Service, aws.service(&service_name)),
-            b.call(Need::Zones, aws.zones()),
+            b.call_if(plan.wants(Need::Identity), Need::Identity, || aws
+                .identity()),
+            b.call_if(plan.wants(Need::Service), Need::Service, || aws
+                .service(&service_name)),
+            b.call_if(plan.wants(Need::Zones), Need::Zones, || aws.zones()),
         )
     };
     let vpc_facts = async {
+        if !plan.vpc {
+            return Ok((None, None, VpcRound::default()));
+        }
+        // `--endpoint-id` is looked up by ID: it must exist, and without
+        // `--vpc-id` it may name the VPC. Else, without `--vpc-id` and
+        // `--instance-id`, the service's endpoints in the region may: start
+        // the listing at once, wait for it only when needed.
+        let listing = async {
+            match (&inputs.endpoint_id, &inputs.vpc_id, &inputs.instance_id) {
+                (Some(id), _, _) => Some(
+                    b.call(Need::Endpoints, || aws.endpoints("vpc-endpoint-id", id))
+                        .await,
+                ),
+                (None, None, None) => Some(
+                    b.call(Need::Endpoints, || {
+                        aws.endpoints("service-name", &service_name)
+                    })
+                    .await,
+                ),
+                _ => None,
+            }
+        };
         match &inputs.vpc_id {
             // The VPC is known: its calls need not wait for the client.
             Some(vpc) => {
-                let (client, round) = tokio::join!(
+                let (client, found, round) = tokio::join!(
                     client(&b, aws, &inputs),
-                    vpc_round(&b, aws, vpc, &service_name, &inputs.host, None)
+                    listing,
+                    vpc_round(&b, aws, &plan, vpc, &service_name, &inputs.host, None, true)
                 );
-                let choice = choose_vpc(&inputs, client.as_ref(), None)?;
-                Ok((client, choice, round))
+                let chosen = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
+                Ok((client, Some(chosen), round))
             }
             None => {
-                // The endpoint listing only matters when the client does not
-                // name the VPC: start it at once, wait for it only then.
-                let listing = async {
-                    if inputs.instance_id.is_some() {
-                        return None;
-                    }
-                    let (filter, value) = match &inputs.endpoint_id {
-                        Some(id) => ("vpc-endpoint-id", id.as_str()),
-                        None => ("service-name", service_name.as_str()),
-                    };
-                    Some(b.call(Need::Endpoints, aws.endpoints(filter, value)).await)
-                };
                 let client_fut = client(&b, aws, &inputs);
                 tokio::pin!(listing, client_fut);
                 let (client, found) = tokio::select! {
                     client = &mut client_fut => {
                         let names_vpc = matches!(&client, Some(Ok(Client { vpc_id: Some(_), .. })));
-                        let found = if names_vpc { None } else { listing.await };
+                        let found = if names_vpc && inputs.endpoint_id.is_none() {
+                            None
+                        } else {
+                            listing.await
+                        };
                         (client, found)
                     }
                     found = &mut listing => (client_fut.await, found),
                 };
-                let choice = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
+                let chosen = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
                 // The region's endpoints for the service, when listed, already
                 // hold the VPC's: no second call.
                 let listed = match (&inputs.endpoint_id, found) {
                     (None, Some(Ok(endpoints))) => Some(endpoints),
                     _ => None,
                 };
-                let round = match &choice {
-                    Some(c) => {
-                        vpc_round(&b, aws, &c.vpc_id, &service_name, &inputs.host, listed).await
+                let round = match &chosen {
+                    Ok(c) => {
+                        vpc_round(
+                            &b,
+                            aws,
+                            &plan,
+                            &c.vpc_id,
+                            &service_name,
+                            &inputs.host,
+                            listed,
+                            false,
+                        )
+                        .await
                     }
-                    None => VpcRound::default(),
+                    Err(_) => VpcRound::default(),
                 };
-                Ok((client, choice, round))
+                Ok((client, Some(chosen), round))
             }
         }
     };
     let ((identity, service, zones), vpc_facts) = tokio::join!(region_facts, vpc_facts);
-    let (client, vpc_choice, round) = vpc_facts?;
+    let (client, chosen, round): (_, Option<Chosen>, _) = vpc_facts?;
+    let (vpc_choice, vpc_choice_error) = match chosen {
+        Some(Ok(c)) => (Some(c), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
 
     let mut client = keep_client_in_vpc(client, vpc_choice.as_ref());
-    if let Some(Ok(c)) = &mut client {
-        complete_client(c, round.subnets.as_ref(), &zones);
+    if let (Some(Ok(c)), Some(zones)) = (&mut client, &zones) {
+        complete_client(c, round.subnets.as_ref(), zones);
     }
-    Ok(Facts {
+    let facts = Facts {
         inputs,
-        identity: Some(identity),
-        service: Some(service),
-        zones: Some(zones),
+        identity,
+        service,
+        zones,
         vpc_choice,
+        vpc_choice_error,
         client,
         vpc: round.vpc,
         dns_support: round.dns_support,
@@ -129,7 +197,9 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         prefix_lists: round.prefix_lists,
         network_acls: round.network_acls,
         timings_ms: b.timings(),
-    })
+    };
+    check_named_vpc(&facts.inputs, facts.vpc_choice.as_ref(), &facts.errors())?;
+    Ok(facts)
 }
 
 /// The facts of one VPC.
@@ -160,7 +230,7 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
         }));
     }
     if let Some(id) = &inputs.instance_id {
-        return Some(b.call(Need::Instance, aws.instance(id)).await);
+        return Some(b.call(Need::Instance, || aws.instance(id)).await);
     }
     // IMDS is local: a tight bound of its own, inside the deadline.
     let bound = Instant::now() + Duration::from_millis(1000);
@@ -171,38 +241,52 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
         .map(Ok)
 }
 
-/// The facts of one VPC. `listed`: the region's endpoints for the service,
-/// when discovery already fetched them.
+/// The facts of one VPC that `plan` wants. `listed`: the region's
+/// endpoints for the service, when discovery already fetched them.
+/// `named`: the VPC comes from `--vpc-id`, so it must be shown to exist.
 async fn vpc_round(
     b: &Bounded,
     aws: &Aws,
+    plan: &Plan,
     vpc_id: &str,
     service_name: &str,
     host: &str,
     listed: Option<Vec<Endpoint>>,
+    named: bool,
 ) -> VpcRound {
+    let wants = |n| plan.wants(n);
+    // A VPC named with --vpc-id must exist: DescribeVpcs is how we know
+    // (filtered calls answer empty lists for a VPC that does not exist).
+    let want_vpc = wants(Need::Vpc) || wants(Need::DhcpOptions) || named;
     // Each chain starts its second call as soon as its first one answers.
     let vpc_chain = async {
-        let vpc = b.call(Need::Vpc, aws.vpc(vpc_id)).await;
+        if !want_vpc {
+            return (None, None);
+        }
+        let vpc = b.call(Need::Vpc, || aws.vpc(vpc_id)).await;
         let dhcp = match &vpc {
-            Ok(v) => match &v.dhcp_options_id {
-                Some(id) => b.call(Need::DhcpOptions, aws.dhcp_options(id)).await,
+            _ if !wants(Need::DhcpOptions) => None,
+            Ok(v) => Some(match &v.dhcp_options_id {
+                Some(id) => b.call(Need::DhcpOptions, || aws.dhcp_options(id)).await,
                 None => Ok(None),
-            },
-            Err(e) => Err(e.clone()),
+            }),
+            Err(e) => Some(Err(e.clone())),
         };
-        (vpc, dhcp)
+        (Some(vpc), dhcp)
     };
     let endpoint_chain = async {
+        if !wants(Need::Endpoints) {
+            return (None, None);
+        }
         let endpoints = match listed {
             Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
             None => {
-                b.call(Need::Endpoints, aws.endpoints("vpc-id", vpc_id))
+                b.call(Need::Endpoints, || aws.endpoints("vpc-id", vpc_id))
                     .await
             }
         };
         let interfaces = match &endpoints {
-            Ok(eps) => {
+            Ok(eps) if wants(Need::NetworkInterfaces) => {
                 // Only the service's endpoints that still exist; the call asks
                 // by filter, so a stale ID is skipped, never fails it.
                 let ids: Vec<String> = eps
@@ -211,18 +295,24 @@ async fn vpc_round(
                     .flat_map(|e| e.network_interface_ids.iter().cloned())
                     .collect();
                 Some(
-                    b.call(Need::NetworkInterfaces, aws.network_interfaces(&ids))
+                    b.call(Need::NetworkInterfaces, || aws.network_interfaces(&ids))
                         .await,
                 )
             }
-            Err(_) => None,
+            _ => None,
         };
-        (endpoints, interfaces)
+        (Some(endpoints), interfaces)
     };
     let group_chain = async {
+        if !wants(Need::SecurityGroups) {
+            return (None, None);
+        }
         let groups = b
-            .call(Need::SecurityGroups, aws.security_groups(vpc_id))
+            .call(Need::SecurityGroups, || aws.security_groups(vpc_id))
             .await;
+        if !wants(Need::PrefixLists) {
+            return (Some(groups), None);
+        }
         let ids: BTreeSet<String> = groups
             .as_ref()
             .map(|gs| {
@@ -237,79 +327,83 @@ async fn vpc_round(
             .unwrap_or_default();
         let lists = futures::future::join_all(
             ids.iter()
-                .map(|id| b.call(Need::PrefixLists, aws.prefix_list(id))),
+                .map(|id| b.call(Need::PrefixLists, || aws.prefix_list(id))),
         )
         .await;
-        (groups, lists.into_iter().collect::<Result<Vec<_>, _>>())
+        (
+            Some(groups),
+            Some(lists.into_iter().collect::<Result<Vec<_>, _>>()),
+        )
+    };
+    let attribute = |name: VpcAttributeName| {
+        b.call_if(wants(Need::VpcAttributes), Need::VpcAttributes, move || {
+            aws.vpc_attribute(vpc_id, name.clone())
+        })
     };
     // The zones that cover the host: their VPCs and their records (VPC004).
     let zone_chain = async {
-        let zones = b.call(Need::HostedZones, aws.hosted_zones(vpc_id)).await;
+        if !wants(Need::HostedZones) {
+            return (None, None, None);
+        }
+        let zones = b.call(Need::HostedZones, || aws.hosted_zones(vpc_id)).await;
         let covering: Vec<&HostedZone> = zones
             .as_ref()
             .map(|zs| zs.iter().filter(|z| z.covers(host)).collect())
             .unwrap_or_default();
-        let (vpcs, records) = tokio::join!(
-            futures::future::join_all(
-                covering
-                    .iter()
-                    .map(|z| b.call(Need::HostedZoneVpcs, aws.hosted_zone_vpcs(&z.id)))
-            ),
-            futures::future::join_all(
-                covering
-                    .iter()
-                    .map(|z| b.call(Need::HostedZoneRecords, aws.zone_records(&z.id, host)))
-            ),
-        );
-        let (vpcs, records) = match &zones {
-            Ok(_) => (
-                Some(vpcs.into_iter().collect::<Result<Vec<_>, _>>()),
-                Some(records.into_iter().collect::<Result<Vec<_>, _>>()),
-            ),
-            Err(_) => (None, None),
-        };
-        (zones, vpcs, records)
+        // Asked only when the zones were read, and only of the covering ones.
+        let want_vpcs = zones.is_ok() && wants(Need::HostedZoneVpcs);
+        let want_records = zones.is_ok() && wants(Need::HostedZoneRecords);
+        let (vpcs, records) =
+            tokio::join!(
+                futures::future::join_all(
+                    covering
+                        .iter()
+                        .filter(|_| want_vpcs)
+                        .map(|z| { b.call(Need::HostedZoneVpcs, || aws.hosted_zone_vpcs(&z.id)) })
+                ),
+                futures::future::join_all(covering.iter().filter(|_| want_records).map(|z| {
+                    b.call(Need::HostedZoneRecords, || aws.zone_records(&z.id, host))
+                })),
+            );
+        let vpcs = want_vpcs.then(|| vpcs.into_iter().collect::<Result<Vec<_>, _>>());
+        let records = want_records.then(|| records.into_iter().collect::<Result<Vec<_>, _>>());
+        (Some(zones), vpcs, records)
     };
     let (
         (vpc, dhcp_options),
         (endpoints, endpoint_interfaces),
-        (groups, prefix_lists),
+        (security_groups, prefix_lists),
         (hosted_zones, hosted_zone_vpcs, hosted_zone_records),
         dns_support,
         dns_hostnames,
         subnets,
-        acls,
+        network_acls,
     ) = tokio::join!(
         vpc_chain,
         endpoint_chain,
         group_chain,
         zone_chain,
-        b.call(
-            Need::VpcAttributes,
-            aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsSupport)
-        ),
-        b.call(
-            Need::VpcAttributes,
-            aws.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsHostnames)
-        ),
-        b.call(Need::Subnets, aws.subnets(vpc_id)),
-        b.call(Need::NetworkAcls, aws.network_acls(vpc_id)),
+        attribute(VpcAttributeName::EnableDnsSupport),
+        attribute(VpcAttributeName::EnableDnsHostnames),
+        b.call_if(wants(Need::Subnets), Need::Subnets, || aws.subnets(vpc_id)),
+        b.call_if(wants(Need::NetworkAcls), Need::NetworkAcls, || aws
+            .network_acls(vpc_id)),
     );
 
     VpcRound {
-        vpc: Some(vpc),
-        dns_support: Some(dns_support),
-        dns_hostnames: Some(dns_hostnames),
-        dhcp_options: Some(dhcp_options),
-        hosted_zones: Some(hosted_zones),
+        vpc,
+        dns_support,
+        dns_hostnames,
+        dhcp_options,
+        hosted_zones,
         hosted_zone_vpcs,
         hosted_zone_records,
-        endpoints: Some(endpoints),
-        subnets: Some(subnets),
+        endpoints,
+        subnets,
         endpoint_interfaces,
-        security_groups: Some(groups),
-        prefix_lists: Some(prefix_lists),
-        network_acls: Some(acls),
+        security_groups,
+        prefix_lists,
+        network_acls,
     }
 }
 

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use comfy_table::{
     presets, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width as ColumnWidth,
 };
-use tidbpe_checks::{Finding, Fix, Status, Verdict};
+use tidbpe_checks::{FactError, FactErrorKind, Finding, Fix, Status, Verdict};
 
 use super::text::{self, capped};
 use super::Terminal;
@@ -64,7 +64,7 @@ pub fn render(report: &Report, out: &mut dyn Write, term: Terminal) -> io::Resul
         o.blank()?;
         details(&mut o, f)?;
     }
-    unknowns(&mut o, &report.findings)?;
+    unknowns(&mut o, report)?;
 
     o.blank()?;
     let s = &report.summary;
@@ -238,33 +238,58 @@ fn details(o: &mut Out<'_>, f: &Finding) -> io::Result<()> {
 }
 
 /// Unknowns often share one cause (no network, no permission, the
-/// deadline): say it once, with the calls it hit.
-fn unknowns(o: &mut Out<'_>, findings: &[Finding]) -> io::Result<()> {
-    let mut groups: Vec<(&str, Vec<&Finding>)> = Vec::new();
+/// deadline, throttling): say it once, with every call it hit (from the
+/// facts, so a call no finding names first is listed too). Denied calls
+/// make one block with one fix: the whole policy.
+fn unknowns(o: &mut Out<'_>, report: &Report) -> io::Result<()> {
+    let findings = &report.findings;
+    let error_of = |f: &Finding| -> Option<FactError> {
+        f.evidence
+            .get("error")
+            .and_then(|e| serde_json::from_value(e.clone()).ok())
+    };
+    // One block per kind of error; credential and API errors, whose fixes
+    // differ from check to check, per fix.
+    let key = |f: &Finding| -> String {
+        let kind = error_of(f).map(|e| e.kind);
+        match kind {
+            Some(k) if !matches!(k, FactErrorKind::Credentials | FactErrorKind::Api) => {
+                format!("{k:?}")
+            }
+            _ => f.fix.as_ref().map_or("", |x| x.text.as_str()).to_string(),
+        }
+    };
+    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
     for f in findings.iter().filter(|f| f.status == Status::Unknown) {
-        let cause = f.fix.as_ref().map_or("", |x| x.text.as_str());
-        match groups.iter_mut().find(|(c, _)| *c == cause) {
+        let k = key(f);
+        match groups.iter_mut().find(|(c, _)| *c == k) {
             Some((_, group)) => group.push(f),
-            None => groups.push((cause, vec![f])),
+            None => groups.push((k, vec![f])),
         }
     }
     for (_, group) in groups {
         o.blank()?;
         // The failed calls and what they said, each once.
-        let mut actions: Vec<&str> = Vec::new();
-        let mut messages: Vec<&str> = Vec::new();
+        let mut actions: Vec<String> = Vec::new();
+        let mut messages: Vec<String> = Vec::new();
+        let kind = error_of(group[0]).map(|e| e.kind);
         for f in &group {
-            let error = f.evidence.get("error");
-            let field = |k: &str| error.and_then(|e| e.get(k)).and_then(|v| v.as_str());
-            let (action, message) = match (field("action"), field("message")) {
-                (Some(a), Some(m)) => (Some(a), m),
-                _ => (None, f.summary.as_str()),
+            let (action, message) = match error_of(f) {
+                Some(e) => (Some(e.action), e.message),
+                None => (None, f.summary.clone()),
             };
             if let Some(a) = action.filter(|a| !actions.contains(a)) {
                 actions.push(a);
             }
             if !messages.contains(&message) {
                 messages.push(message);
+            }
+        }
+        if let Some(kind) = kind.filter(|k| *k != FactErrorKind::Credentials) {
+            for e in report.facts.errors().into_iter().filter(|e| e.kind == kind) {
+                if !actions.contains(&e.action) {
+                    actions.push(e.action.clone());
+                }
             }
         }
         let ids: Vec<Cow<'_, str>> = group.iter().map(|f| capped(&f.id, CELL_MAX)).collect();
@@ -275,10 +300,19 @@ fn unknowns(o: &mut Out<'_>, findings: &[Finding]) -> io::Result<()> {
         if !actions.is_empty() {
             o.labelled("calls:", &actions.join(", "))?;
         }
-        for message in messages {
+        for message in &messages {
             o.labelled("error:", message)?;
         }
-        if let Some(fix) = &group[0].fix {
+        if kind == Some(FactErrorKind::AccessDenied) {
+            let fix = Fix {
+                text: format!(
+                    "Allow {} to the identity running tidbpe (`tidbpe iam-policy` prints the whole read-only policy), then run the doctor again.",
+                    actions.join(", ")
+                ),
+                commands: vec!["tidbpe iam-policy".to_string()],
+            };
+            fix_lines(o, &fix)?;
+        } else if let Some(fix) = &group[0].fix {
             fix_lines(o, fix)?;
         }
     }

@@ -316,3 +316,36 @@ fn megabyte_cells_in_the_table_render_fast() {
     assert!(!out.contains(['\u{1b}', '\u{7}']));
     assert!(out.contains("word word…"));
 }
+
+/// Many denied calls are one "could not check" block, listing every one,
+/// with one fix: the policy. A denied call no finding names first (the
+/// subnets, read after the endpoints) is listed too.
+#[test]
+fn denied_calls_make_one_block_with_one_fix() {
+    use tidbpe_checks::testing::{deny, healthy};
+    use tidbpe_checks::Need;
+    let mut facts = healthy();
+    for need in [
+        Need::Endpoints,
+        Need::SecurityGroups,
+        Need::NetworkAcls,
+        Need::HostedZones,
+        Need::Subnets,
+    ] {
+        deny(&mut facts, need);
+    }
+    let out = plain(&Report::judge(facts), FIXED_WIDTH);
+    assert_eq!(out.matches(": could not check").count(), 1, "{out}");
+    assert_eq!(out.matches("    tidbpe iam-policy").count(), 1, "{out}");
+    let block = &out[out.find(": could not check").unwrap_or(0)..];
+    let block = block.split("\n\n").next().unwrap_or_default();
+    for action in [
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeNetworkAcls",
+        "route53:ListHostedZonesByVPC",
+        "ec2:DescribeSubnets",
+    ] {
+        assert!(block.contains(action), "{action} missing from\n{block}");
+    }
+}

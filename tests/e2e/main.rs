@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod believe;
 mod cli;
 mod deadline;
 mod discovery;
