@@ -116,7 +116,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                 let (client, found, round) = tokio::join!(
                     client(&b, aws, &inputs),
                     listing,
-                    vpc_round(&b, aws, &plan, vpc, &service_name, &inputs.host, None, true)
+                    vpc_round(&b, aws, &plan, vpc, &inputs, None, true)
                 );
                 let chosen = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
                 Ok((client, Some(chosen), round))
@@ -144,19 +144,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                     _ => None,
                 };
                 let round = match &chosen {
-                    Ok(c) => {
-                        vpc_round(
-                            &b,
-                            aws,
-                            &plan,
-                            &c.vpc_id,
-                            &service_name,
-                            &inputs.host,
-                            listed,
-                            false,
-                        )
-                        .await
-                    }
+                    Ok(c) => vpc_round(&b, aws, &plan, &c.vpc_id, &inputs, listed, false).await,
                     Err(_) => VpcRound::default(),
                 };
                 Ok((client, Some(chosen), round))
@@ -249,11 +237,13 @@ async fn vpc_round(
     aws: &Aws,
     plan: &Plan,
     vpc_id: &str,
-    service_name: &str,
-    host: &str,
+    inputs: &Inputs,
     listed: Option<Vec<Endpoint>>,
     named: bool,
 ) -> VpcRound {
+    let service_name = inputs.service_name.as_deref().unwrap_or_default();
+    // The hosted zones that cover it get their VPCs and records read.
+    let host = inputs.host.as_str();
     let wants = |n| plan.wants(n);
     // A VPC named with --vpc-id must exist: DescribeVpcs is how we know
     // (filtered calls answer empty lists for a VPC that does not exist).
