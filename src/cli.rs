@@ -36,7 +36,11 @@ pub enum Command {
         id: String,
     },
     /// List the check catalog.
-    Checks,
+    Checks {
+        /// Output format (default: human): json lists each check's ID, slug, title, facts, IAM actions and whether it is implemented.
+        #[arg(long, value_name = "human|json", value_parser = parse_format)]
+        format: Option<Format>,
+    },
     /// Print the least-privilege, read-only IAM policy the doctor needs.
     IamPolicy,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -88,9 +92,12 @@ pub struct DoctorArgs {
     /// Connection host; default: gateway01-privatelink.<region>.prod.aws.tidbcloud.com.
     #[arg(long, value_name = "HOST", value_parser = parse_host)]
     pub host: Option<String>,
-    /// Connection port.
-    #[arg(long, value_name = "PORT", default_value = "4000", value_parser = parse_port, allow_negative_numbers = true)]
-    pub port: u16,
+    /// Connection port; default: 4000.
+    #[arg(long, value_name = "PORT", value_parser = parse_port, allow_negative_numbers = true)]
+    pub port: Option<u16>,
+    /// The output of `ticloud serverless describe -c ID` (`-`: standard input): fills the host, port, service name, AZ IDs and region; a flag beside it wins.
+    #[arg(long, value_name = "FILE|-", value_parser = parse_cluster_json)]
+    pub cluster_json: Option<PathBuf>,
     /// VPC to inspect (default: this instance's VPC, or the VPC of the only endpoint for the service).
     #[arg(long, value_name = "VPC_ID", value_parser = id_parser("vpc"))]
     pub vpc_id: Option<String>,
@@ -212,6 +219,14 @@ fn parse_output(s: &str) -> Result<PathBuf, String> {
             Err(format!("the directory {} does not exist", dir.display()))
         }
         _ => Ok(path),
+    }
+}
+
+fn parse_cluster_json(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        Err("expected a file written by `ticloud serverless describe -c CLUSTER_ID`, or - for standard input".into())
+    } else {
+        Ok(PathBuf::from(s))
     }
 }
 

@@ -13,8 +13,6 @@ mod redact;
 mod render;
 mod replay;
 mod report;
-#[allow(dead_code)] // `--cluster-json` is wired in with the TiDB side (issue 11).
-mod ticloud;
 mod untrusted;
 
 use std::io::{self, Write};
@@ -140,7 +138,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             write_stdout(check.explain_page().as_bytes())?;
             Ok(0)
         }
-        Command::Checks => {
+        Command::Checks {
+            format: Some(Format::Json),
+        } => {
+            let text = serde_json::to_string_pretty(&catalog_json()).unwrap_or_default() + "\n";
+            write_stdout(text.as_bytes())?;
+            Ok(0)
+        }
+        Command::Checks { .. } => {
             let mut text = String::new();
             for c in tidbpe_checks::CATALOG {
                 let note = if c.judge.is_none() {
@@ -181,6 +186,45 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
+/// `tidbpe checks --format json`: the catalog for tools and support
+/// portals, versioned like the report.
+fn catalog_json() -> serde_json::Value {
+    let checks: Vec<serde_json::Value> = tidbpe_checks::CATALOG
+        .iter()
+        .map(|c| {
+            let mut actions: Vec<&str> = c.needs.iter().map(|n| n.action()).collect();
+            actions.sort_unstable();
+            actions.dedup();
+            json!({
+                "id": c.id,
+                "slug": c.slug,
+                "title": c.title,
+                "needs": c.needs.iter().map(|n| need_name(*n)).collect::<Vec<_>>(),
+                "iam_actions": actions,
+                "implemented": c.judge.is_some(),
+            })
+        })
+        .collect();
+    json!({
+        "schema": "tidbpe.checks/v1",
+        "tool": report::this_tool(),
+        "checks": checks,
+    })
+}
+
+/// A need's name in `tidbpe checks --format json`: its variant in
+/// kebab-case (`vpc-attributes`), the fact group it stands for.
+fn need_name(need: tidbpe_checks::Need) -> String {
+    let mut name = String::new();
+    for (i, ch) in format!("{need:?}").chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            name.push('-');
+        }
+        name.push(ch.to_ascii_lowercase());
+    }
+    name
+}
+
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)
@@ -194,6 +238,17 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     let destination = prepare_output(&args.output)?;
     let inputs = inputs::inputs(&args)?;
+    if inputs::off_privatelink(&inputs) {
+        // A cluster AWS PrivateLink cannot reach (INP001 says why): there
+        // is nothing to inspect in AWS, and no credentials are needed.
+        let facts = tidbpe_checks::Facts {
+            inputs,
+            ..Default::default()
+        };
+        let report = Report::judge(redacted(facts, &args.output)?);
+        emit(&report, &args.output, destination)?;
+        return Ok(exit_code(&report));
+    }
     let timeout = args.timeout;
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()

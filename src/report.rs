@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tidbpe_checks::facts::{Client, Facts, Inputs, VpcChoice};
+use tidbpe_checks::path::Path;
 use tidbpe_checks::{judge_all, Finding, Status, Verdict};
 
 pub const SCHEMA: &str = "tidbpe.report/v1";
@@ -45,6 +46,10 @@ pub struct Context {
     pub vpc: Option<VpcChoice>,
     pub endpoint_id: Option<String>,
     pub client: Option<Client>,
+    /// The connection path three ways: what TiDB Cloud expects, what AWS
+    /// holds, what the client saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<Path>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -81,6 +86,7 @@ impl Report {
             vpc: facts.vpc_choice.clone(),
             endpoint_id,
             client: facts.client.as_ref().and_then(|c| c.as_ref().ok()).cloned(),
+            path: Some(Path::of(&facts)),
         };
         Report {
             schema: SCHEMA.to_string(),
@@ -176,10 +182,29 @@ mod tests {
                     .map(|f| (f.id.clone(), f.status))
                     .collect()
             };
+            // Checks added since (TDB001…) skip on those facts; the
+            // others judge as they did.
+            let (same, added): (Vec<Finding>, Vec<Finding>) = new
+                .findings
+                .iter()
+                .cloned()
+                .partition(|f| old.findings.iter().any(|o| o.id == f.id));
+            for f in &added {
+                assert_eq!(f.status, Status::Skip, "{name}: {} {}", f.id, f.summary);
+            }
+            let new = Report {
+                findings: same,
+                ..new
+            };
             assert_eq!(statuses(&new), statuses(&old), "{name}");
             assert_eq!(new.findings, old.findings, "{name}");
+            // The context gained the path since; the rest is as it was.
+            let mut context = serde_json::to_value(&new.context).unwrap();
+            if let Some(c) = context.as_object_mut() {
+                c.remove("path");
+            }
             assert_eq!(
-                serde_json::to_value(&new.context).unwrap(),
+                context,
                 serde_json::to_value(&old.context).unwrap(),
                 "{name}"
             );

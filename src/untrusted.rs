@@ -31,7 +31,6 @@ pub const REPORT_LIMIT: u64 = 10 * 1024 * 1024;
 
 /// The largest cluster description (`--cluster-json`) read: `ticloud`
 /// prints about 2 KB.
-#[allow(dead_code)] // `--cluster-json` is wired in with the TiDB side (issue 11).
 pub const CLUSTER_JSON_LIMIT: u64 = 1024 * 1024;
 
 /// The longest JSON string accepted, in bytes as written (escapes

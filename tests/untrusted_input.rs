@@ -18,36 +18,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// `tidbpe` with an environment that reaches nothing but loopback (a copy
-/// of the shared harness's, which another change is rewriting).
+#[path = "common/mod.rs"]
+mod common;
+
+/// `tidbpe` with an environment that reaches nothing but loopback, and no
+/// standard input.
 fn tidbpe() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidbpe"));
-    for var in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut cmd = common::tidbpe_isolated();
+    cmd.stdin(Stdio::null());
     cmd
 }
 

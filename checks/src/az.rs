@@ -65,8 +65,15 @@ fn endpoint_az(facts: &Facts) -> Judged {
     let zones = fact(&facts.zones, NO_ZONES)?;
     let subnets = fact(&facts.subnets, NO_VPC)?;
     // --az-id the service offers: where the cluster is, where the endpoint
-    // needs a subnet. The others are SVC001's warning, ignored here.
+    // needs a subnet (in one of them: a cluster in several AZs is reached
+    // through any). The others are SVC001's warning, ignored here.
     let (cluster, _) = cluster_az_ids(facts, &offered);
+    // The cluster's AZ a new subnet goes to: one the VPC has a subnet in.
+    let cluster_pick: Option<&str> = cluster
+        .iter()
+        .find(|az| subnets.iter().any(|s| &s.az_id == *az))
+        .or(cluster.first())
+        .map(String::as_str);
     let wanted: Vec<String> = offered.iter().map(|id| az_label(zones, id)).collect();
     let cluster_labels: Vec<String> = cluster.iter().map(|id| az_label(zones, id)).collect();
     let label = |id: &str| match subnet(subnets, id) {
@@ -87,11 +94,11 @@ fn endpoint_az(facts: &Facts) -> Judged {
                 .collect();
             eligible.sort_by_key(|s| !cluster.contains(&s.az_id));
             let eligible: Vec<String> = eligible.iter().map(|s| label(&s.subnet_id)).collect();
-            let bare: Vec<&str> = cluster
-                .iter()
-                .map(String::as_str)
-                .filter(|az| !subnets.iter().any(|s| s.az_id == *az))
-                .collect();
+            // The VPC has no subnet in any of the cluster's AZs.
+            let bare: Vec<&str> = match cluster_pick {
+                Some(az) if !subnets.iter().any(|s| s.az_id == az) => vec![az],
+                _ => vec![],
+            };
             let outcome = if eligible.is_empty() || !bare.is_empty() {
                 let missing: Vec<&str> = if bare.is_empty() {
                     offered.iter().take(1).map(String::as_str).collect()
@@ -137,11 +144,10 @@ fn endpoint_az(facts: &Facts) -> Judged {
         .filter_map(|s| subnet(subnets, s))
         .map(|s| s.az_id.as_str())
         .collect();
-    let uncovered_cluster: Vec<&str> = cluster
-        .iter()
-        .map(String::as_str)
-        .filter(|az| !covered.contains(az))
-        .collect();
+    let uncovered_cluster: Vec<&str> = match cluster_pick {
+        Some(az) if !cluster.iter().any(|c| covered.contains(&c.as_str())) => vec![az],
+        _ => vec![],
+    };
     if bad.is_empty() && !good.is_empty() && uncovered_cluster.is_empty() {
         let outcome = Outcome::pass(format!("{id} is in {}", join(&seen)));
         return Ok(outcome
@@ -189,20 +195,20 @@ fn endpoint_az(facts: &Facts) -> Judged {
         problems.push("no subnet".to_string());
     }
     if !uncovered_cluster.is_empty() {
-        let labels: Vec<String> = uncovered_cluster
-            .iter()
-            .map(|id| az_label(zones, id))
-            .collect();
         problems.push(format!(
             "no subnet in {}, where the cluster is (--az-id)",
-            join(&labels)
+            join(&cluster_labels)
         ));
     }
     let text = if add.creates.is_empty() {
         format!(
             "Put the endpoint in subnets of the service's AZ IDs ({}){}. Compare AZ IDs, not names: us-east-1a in your account need not be us-east-1a in another.",
             join(&wanted),
-            if cluster.is_empty() { String::new() } else { format!(", one in the cluster's {}", join(&cluster_labels)) }
+            match cluster_labels.as_slice() {
+                [] => String::new(),
+                [one] => format!(", one in the cluster's {one}"),
+                many => format!(", one in one of the cluster's {}", join(many)),
+            }
         )
     } else {
         format!(
@@ -452,6 +458,24 @@ pub(crate) mod tests {
             finding.summary
         );
         assert!(finding.fix.unwrap().commands[0].contains("create-subnet"));
+    }
+
+    /// A cluster in several AZs (`--az-id` twice, or `--cluster-json`) is
+    /// reached through a subnet in any of them.
+    #[test]
+    fn az001_a_cluster_in_several_azs_needs_a_subnet_in_one() {
+        let mut f = facts(&["subnet-0000000b"], None);
+        f.inputs.az_ids = vec!["use1-az1".into(), "use1-az2".into()];
+        assert_eq!(ENDPOINT_AZ.run(&f).status, Status::Pass);
+        let mut f = facts(&["subnet-0000000a"], None);
+        f.inputs.az_ids = vec!["use1-az2".into(), "use1-az1".into()];
+        let finding = ENDPOINT_AZ.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert!(
+            finding.summary.contains("no subnet in use1-az2 (us-east-1c) and use1-az1 (us-east-1b), where the cluster is"),
+            "{}",
+            finding.summary
+        );
     }
 
     #[test]

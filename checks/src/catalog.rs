@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use crate::check::{Check, Finding, Need, Status};
 use crate::facts::{Facts, Inputs};
-use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, vpc};
+use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, tdb, vpc};
 
 /// Every check, in report order.
 pub static CATALOG: &[Check] = &[
@@ -35,6 +35,7 @@ pub static CATALOG: &[Check] = &[
     dns::DNS_PRIVATE_ANSWER,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
+    tdb::CLUSTER_STATE,
 ];
 
 /// Find a check by ID (any case) or slug.
@@ -136,6 +137,7 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            tdb::tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -151,8 +153,9 @@ mod tests {
     /// PrivateLink.
     const UNKNOWN_AT_WORST: &[&str] = &["AWS001"];
 
-    /// Checks that read no AWS fact, so no call can leave them unknown.
-    const NO_AWS_FACTS: &[&str] = &["INP001"];
+    /// Checks that read no AWS fact, so no call can leave them unknown
+    /// (TDB001's unknown case, a state it does not know, is in its tests).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "TDB001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.

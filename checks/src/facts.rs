@@ -117,9 +117,75 @@ pub struct Inputs {
     /// an SSO profile without a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// Checks deselected with `--only` / `--skip`: (ID, reason).
+    /// Checks not run, with the reason: deselected with `--only` /
+    /// `--skip`, or not applicable to the cluster `--cluster-json`
+    /// describes (one on another cloud): (ID, reason).
     #[serde(default)]
     pub deselected: BTreeMap<String, String>,
+    /// What `--cluster-json` said, as read: the flags beside it win in the
+    /// fields above, and INP001 names every disagreement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
+}
+
+/// A TiDB Cloud cluster as `ticloud serverless describe -c ID` describes
+/// it, reduced to what a private endpoint depends on. Both shapes of that
+/// output (2024 and current) read to the same value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Cluster {
+    /// `clusterId` (digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// `displayName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `state`, as TiDB Cloud gives it: `ACTIVE`, `PAUSED`, `MAINTENANCE`…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The cloud, lower-case: `aws`, `gcp`, `azure`, `alicloud`.
+    pub cloud_provider: String,
+    /// The region as its cloud names it (`us-east-1`, `us-central1`); an AWS
+    /// region code when the cloud is `aws`.
+    pub region: String,
+    /// `endpoints.private.host`, lower-case, without a final dot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `endpoints.private.port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `endpoints.private.aws` is present: the cluster offers an AWS
+    /// PrivateLink endpoint service.
+    #[serde(default)]
+    pub aws_private_endpoint: bool,
+    /// `endpoints.private.aws.serviceName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// `endpoints.private.aws.availabilityZone`: AZ IDs, not names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub az_ids: Vec<String>,
+}
+
+impl Cluster {
+    /// The cluster runs on AWS.
+    pub fn is_aws(&self) -> bool {
+        self.cloud_provider.eq_ignore_ascii_case("aws")
+    }
+
+    /// AWS PrivateLink can reach it: on AWS, with `endpoints.private.aws`.
+    pub fn via_privatelink(&self) -> bool {
+        self.is_aws() && self.aws_private_endpoint
+    }
+
+    /// The cloud's name for people (`Google Cloud`), else as given.
+    pub fn cloud_name(&self) -> &str {
+        match self.cloud_provider.to_ascii_lowercase().as_str() {
+            "aws" => "AWS",
+            "gcp" => "Google Cloud",
+            "azure" => "Microsoft Azure",
+            "alicloud" => "Alibaba Cloud",
+            _ => self.cloud_provider.as_str(),
+        }
+    }
 }
 
 /// Everything the checks judge.

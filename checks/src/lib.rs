@@ -10,13 +10,15 @@
 //! verdict), `facts.rs` (the contract with gather), `read.rs` (reading
 //! facts), `commands.rs` (AWS CLI fix commands), `rules.rs` (security-group
 //! and network-ACL evaluation), `names.rs` (the shapes of names), and one
-//! module per ID prefix: check `SG001` lives in `sg.rs`. This file only
+//! module per ID prefix: check `SG001` lives in `sg.rs`; `path.rs` reads
+//! the one connection path three ways for the report. This file only
 //! declares modules and re-exports.
 
 pub mod catalog;
 pub mod check;
 pub mod facts;
 pub mod names;
+pub mod path;
 pub mod probe_facts;
 pub mod rules;
 pub mod text;
@@ -34,6 +36,7 @@ mod inp;
 mod net;
 mod sg;
 mod svc;
+mod tdb;
 mod vpc;
 
 #[cfg(any(test, feature = "testing"))]

@@ -8,14 +8,15 @@
 //! (subnet b, interface 10.0.1.10, group sg-0000000e admitting members of
 //! sg-0000000c on 4000), the client i-0000000d (10.0.10.4 in its own
 //! subnet-0000000d, use1-az1, group sg-0000000c with all egress), and a
-//! default network ACL that allows everything. [`world`] is the same VPC
-//! before any of that: no client, no groups, no ACLs.
+//! default network ACL that allows everything, and the ACTIVE cluster
+//! `--cluster-json` described ([`cluster`]). [`world`] is the same VPC
+//! before any of that: no client, no groups, no ACLs, no cluster.
 
 use crate::check::{Finding, Need, Status};
 use crate::facts::{
-    AclEntry, Client, ClientSource, DhcpOptions, DnsEntry, Endpoint, EndpointService, FactError,
-    FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup, SgPeer,
-    SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
+    AclEntry, Client, ClientSource, Cluster, DhcpOptions, DnsEntry, Endpoint, EndpointService,
+    FactError, FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup,
+    SgPeer, SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
 };
 
 pub const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
@@ -165,6 +166,24 @@ pub fn client() -> Client {
     }
 }
 
+/// The cluster [`healthy`] was described with (`--cluster-json`): ACTIVE,
+/// on AWS, with the world's host, port and service (no AZ list, as a
+/// description may lack one).
+pub fn cluster() -> Cluster {
+    Cluster {
+        cluster_id: Some("10058425682284910921".into()),
+        display_name: Some("orders-prod".into()),
+        state: Some("ACTIVE".into()),
+        cloud_provider: "aws".into(),
+        region: "us-east-1".into(),
+        host: Some(HOST.into()),
+        port: Some(4000),
+        aws_private_endpoint: true,
+        service_name: Some(SVC.into()),
+        az_ids: vec![],
+    }
+}
+
 /// Every fact gathered and healthy: every implemented check passes.
 pub fn healthy() -> Facts {
     let mut endpoint = endpoint(ENDPOINT, "available", true, &[ENDPOINT_SUBNET]);
@@ -185,6 +204,7 @@ pub fn healthy() -> Facts {
         },
     ];
     let mut facts = world(vec![endpoint]);
+    facts.inputs.cluster = Some(cluster());
     if let Some(Ok(subnets)) = &mut facts.subnets {
         let mut client = subnet(CLIENT_SUBNET, "us-east-1b", "use1-az1");
         client.cidr_block = Some("10.0.10.0/24".parse().unwrap());

@@ -19,9 +19,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::facts::{
-    Client, DhcpOptions, DnsRecord, Endpoint, EndpointService, Fact, FactError, Facts, HostedZone,
-    Identity, Inputs, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule,
-    Subnet, Vpc, VpcChoice, Zone, ZoneRecords, ZoneVpcs,
+    Client, Cluster, DhcpOptions, DnsRecord, Endpoint, EndpointService, Fact, FactError, Facts,
+    HostedZone, Identity, Inputs, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer,
+    SgRule, Subnet, Vpc, VpcChoice, Zone, ZoneRecords, ZoneVpcs,
 };
 use crate::names::{
     is_any_service_name, is_aws_token, is_az_id, is_check_id, is_hosted_zone_id, is_hostname,
@@ -281,6 +281,53 @@ impl Walk {
         Ok(())
     }
 
+    /// What `--cluster-json` said, checked as the parser of `ticloud`'s
+    /// output checks it.
+    fn cluster(&mut self, c: &mut Cluster) -> Result<(), Invalid> {
+        self.opt_token(".cluster_id", c.cluster_id.as_deref())?;
+        self.opt_text(".display_name", &mut c.display_name)?;
+        self.opt_token(".state", c.state.as_deref())?;
+        self.token(".cloud_provider", &c.cloud_provider)?;
+        self.check(
+            ".region",
+            if c.is_aws() {
+                is_region(&c.region)
+            } else {
+                is_aws_token(&c.region)
+            },
+            "not a region of the cluster's cloud (such as us-east-1)",
+        )?;
+        if let Some(host) = &c.host {
+            self.check(
+                ".host",
+                is_hostname(host),
+                "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
+            )?;
+        }
+        if let Some(port) = c.port {
+            self.check(".port", is_port(port), "not a TCP port (1 to 65535)")?;
+        }
+        if let Some(name) = &c.service_name {
+            self.check(
+                ".service_name",
+                region_of_service_name(name).is_some(),
+                "not an endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>)",
+            )?;
+        }
+        self.at(".az_ids", |w| {
+            for (n, az) in c.az_ids.iter().enumerate() {
+                w.at_index(n, |w| {
+                    if is_az_id(az) {
+                        Ok(())
+                    } else {
+                        Err(w.invalid("not an AZ ID (such as use1-az1)"))
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+
     fn inputs(&mut self, i: &mut Inputs) -> Result<(), Invalid> {
         if let Some(name) = &i.service_name {
             self.check(
@@ -301,9 +348,14 @@ impl Walk {
             }
             Ok(())
         })?;
+        if let Some(cluster) = &mut i.cluster {
+            self.at(".cluster", |w| w.cluster(cluster))?;
+        }
+        // A cluster on another cloud is judged (INP001) in its own region.
+        let other_cloud = i.cluster.as_ref().is_some_and(|c| !c.is_aws());
         self.check(
             ".region",
-            is_region(&i.region),
+            is_region(&i.region) || (other_cloud && is_aws_token(&i.region)),
             "not an AWS region (such as us-east-1)",
         )?;
         self.check(
@@ -717,6 +769,38 @@ mod tests {
                 }),
             ),
             (
+                "facts.inputs.cluster.cluster_id: not an AWS name",
+                Box::new(|f| cluster(f).cluster_id = Some("1; reboot".into())),
+            ),
+            (
+                "facts.inputs.cluster.state: not an AWS name",
+                Box::new(|f| cluster(f).state = Some("\u{1b}[2J".into())),
+            ),
+            (
+                "facts.inputs.cluster.region: not a region of the cluster's cloud",
+                Box::new(|f| cluster(f).region = "aws-us-east-1".into()),
+            ),
+            (
+                "facts.inputs.cluster.host: not a host name",
+                Box::new(|f| cluster(f).host = Some("h`id`.example.com".into())),
+            ),
+            (
+                "facts.inputs.cluster.port: not a TCP port",
+                Box::new(|f| cluster(f).port = Some(0)),
+            ),
+            (
+                "facts.inputs.cluster.service_name: not an endpoint service name",
+                Box::new(|f| cluster(f).service_name = Some("vpce-svc-0a1b2c3d".into())),
+            ),
+            (
+                "facts.inputs.cluster.az_ids[1]: not an AZ ID",
+                Box::new(|f| cluster(f).az_ids = vec!["use1-az1".into(), "us-east-1a".into()]),
+            ),
+            (
+                "facts.inputs.region: not an AWS region",
+                Box::new(|f| f.inputs.region = "us-central1".into()),
+            ),
+            (
                 "facts.zones.Ok[0].zone_id: not an AWS name",
                 Box::new(|f| {
                     if let Some(Ok(zs)) = &mut f.zones {
@@ -731,6 +815,31 @@ mod tests {
             let e = err(f);
             assert!(e.starts_with(expected), "{e}\nexpected {expected}");
         }
+    }
+
+    fn cluster(f: &mut Facts) -> &mut Cluster {
+        f.inputs
+            .cluster
+            .as_mut()
+            .expect("the healthy world has a cluster")
+    }
+
+    /// A cluster on another cloud is inspected in its own region's name.
+    #[test]
+    fn a_cluster_on_another_cloud_keeps_its_region() {
+        let mut f = fixtures::healthy();
+        f.inputs.region = "us-central1".into();
+        let c = cluster(&mut f);
+        c.cloud_provider = "gcp".into();
+        c.region = "us-central1".into();
+        c.display_name = Some("orders\u{1b}[2J".into());
+        let checked = facts(f, "facts").expect("valid");
+        let c = checked.inputs.cluster.expect("kept");
+        assert_eq!(c.display_name.as_deref(), Some("orders[2J"));
+        let mut f = fixtures::healthy();
+        f.inputs.region = "us central1".into();
+        cluster(&mut f).cloud_provider = "gcp".into();
+        assert!(err(f).starts_with("facts.inputs.region: not an AWS region"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use comfy_table::{
     presets, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width as ColumnWidth,
 };
+use tidbpe_checks::path::{AwsSide, ClientSide, Path, TidbSide};
 use tidbpe_checks::{FactError, FactErrorKind, Finding, Fix, Status, Verdict};
 
 use super::text::{self, capped};
@@ -48,6 +49,9 @@ pub fn render(report: &Report, out: &mut dyn Write, term: Terminal) -> io::Resul
     };
     let context = context_line(report);
     o.para(&words(&context, Style::Bold).collect::<Vec<_>>(), 2)?;
+    if let Some(path) = &report.context.path {
+        path_lines(&mut o, path)?;
+    }
     o.blank()?;
 
     if term.width >= TABLE_MIN_WIDTH && table_fits(&report.findings, term.width) {
@@ -359,6 +363,125 @@ fn context_line(report: &Report) -> String {
     // the screen or reach the terminal raw.
     let parts: Vec<Cow<'_, str>> = parts.iter().map(|p| capped(p, CELL_MAX)).collect();
     parts.join(" · ")
+}
+
+/// The labels of the three-way view, and the column its text starts in.
+const PATH_LABEL_WIDTH: usize = 8;
+
+/// The connection path three ways, one line each (wrapped at spaces):
+/// what TiDB Cloud expects, what AWS holds, what the client saw.
+fn path_lines(o: &mut Out<'_>, path: &Path) -> io::Result<()> {
+    let rows = [
+        ("TiDB", path.tidb.as_ref().map(tidb_parts)),
+        ("AWS", path.aws.as_ref().map(aws_parts)),
+        ("client", path.client.as_ref().map(client_parts)),
+    ];
+    for (label, parts) in rows {
+        let Some(parts) = parts.filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        // Each part capped and clean, like the context line; the dot that
+        // separates two parts ends the first one's last line.
+        let parts: Vec<Cow<'_, str>> = parts.iter().map(|p| capped(p, CELL_MAX)).collect();
+        let gap = PATH_LABEL_WIDTH.saturating_sub(text::width(label));
+        let mut line = vec![Word::new(label, Style::Bold).gap(gap)];
+        for (i, part) in parts.iter().enumerate() {
+            let start = line.len();
+            line.extend(words(part, Style::Plain));
+            if i + 1 < parts.len() && line.len() > start {
+                if let Some(last) = line.last_mut() {
+                    last.text = format!("{} ·", last.text).into();
+                }
+            }
+        }
+        o.para(&line, PATH_LABEL_WIDTH)?;
+    }
+    Ok(())
+}
+
+fn tidb_parts(t: &TidbSide) -> Vec<String> {
+    let mut parts = Vec::new();
+    match (&t.host, t.port) {
+        (Some(host), Some(port)) => parts.push(format!("{host}:{port}")),
+        (Some(host), None) => parts.push(host.clone()),
+        (None, Some(port)) => parts.push(format!("port {port}")),
+        (None, None) => {}
+    }
+    if let Some(service) = &t.service_name {
+        parts.push(service.clone());
+    }
+    if !t.az_ids.is_empty() {
+        parts.push(format!("AZ {}", t.az_ids.join(", ")));
+    }
+    if let Some(state) = &t.state {
+        parts.push(format!("cluster {state}"));
+    }
+    if let Some(source) = &t.source {
+        parts.push(match source.as_str() {
+            "cluster-json" => "(from --cluster-json)".to_string(),
+            "flags" => "(from the flags)".to_string(),
+            other => format!("(from {other})"),
+        });
+    }
+    parts
+}
+
+fn aws_parts(a: &AwsSide) -> Vec<String> {
+    let mut parts = Vec::new();
+    match &a.endpoint_id {
+        Some(id) => {
+            let mut endpoint = id.clone();
+            if let Some(state) = &a.endpoint_state {
+                endpoint.push_str(&format!(" {state}"));
+            }
+            match a.private_dns_enabled {
+                Some(true) => endpoint.push_str(", private DNS on"),
+                Some(false) => endpoint.push_str(", private DNS off"),
+                None => {}
+            }
+            parts.push(endpoint);
+        }
+        None => parts.push("no endpoint for the service".to_string()),
+    }
+    for subnet in &a.subnets {
+        parts.push(match &subnet.az_id {
+            Some(az) => format!("{} {az}", subnet.subnet_id),
+            None => subnet.subnet_id.clone(),
+        });
+    }
+    if !a.addresses.is_empty() {
+        let ips: Vec<String> = a.addresses.iter().map(|ip| ip.to_string()).collect();
+        parts.push(ips.join(", "));
+    }
+    if !a.service_az_ids.is_empty() {
+        parts.push(format!("service in {}", a.service_az_ids.join(", ")));
+    }
+    parts
+}
+
+fn client_parts(c: &ClientSide) -> Vec<String> {
+    let mut parts = Vec::new();
+    match (c.address, &c.az_id) {
+        (Some(ip), Some(az)) => parts.push(format!("{ip} {az}")),
+        (Some(ip), None) => parts.push(ip.to_string()),
+        (None, Some(az)) => parts.push(az.clone()),
+        (None, None) => {}
+    }
+    if !c.resolved.is_empty() {
+        let ips: Vec<String> = c.resolved.iter().map(|ip| ip.to_string()).collect();
+        parts.push(format!("resolved {}", ips.join(", ")));
+    }
+    for conn in &c.connections {
+        let mut seen = format!("{} {}", conn.address, conn.tcp);
+        if let Some(greeting) = &conn.greeting {
+            seen.push_str(&format!(", {greeting}"));
+        }
+        parts.push(seen);
+    }
+    if let Some(why) = &c.not_probed {
+        parts.push(format!("not probed: {why}"));
+    }
+    parts
 }
 
 fn vpc_source(source: &str) -> &str {

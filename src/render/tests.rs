@@ -215,7 +215,7 @@ fn narrow_terminals_get_a_list_wide_ones_a_table() {
     assert!(!plain(&short, 99).contains('│'));
     // Below 30 columns the old table took 1,500 lines; the list stays short.
     let lines = plain(&report, 20).lines().count();
-    assert!(lines < 400, "{lines} lines at 20 columns");
+    assert!(lines < 500, "{lines} lines at 20 columns");
 }
 
 #[test]
@@ -348,4 +348,52 @@ fn denied_calls_make_one_block_with_one_fix() {
     ] {
         assert!(block.contains(action), "{action} missing from\n{block}");
     }
+}
+
+/// The three-way view: the client's line carries what the probes saw (or
+/// why they did not run), wrapped at spaces, every address whole.
+#[test]
+fn the_path_shows_what_the_client_saw() {
+    use tidbpe_checks::path::PathConnection;
+    let mut report = report(HEALTHY);
+    let client = report
+        .context
+        .path
+        .as_mut()
+        .and_then(|p| p.client.as_mut())
+        .expect("the healthy fixture has a client");
+    client.resolved = vec!["10.0.1.10".parse().unwrap()];
+    client.connections = vec![PathConnection {
+        address: "10.0.1.10:4000".parse().unwrap(),
+        tcp: "connected".into(),
+        greeting: Some("TiDB 8.0.11-TiDB-v7.5.2-serverless, TLS offered".into()),
+    }];
+    for width in [60, 80, FIXED_WIDTH] {
+        let out = plain(&report, width);
+        let block: String = out
+            .lines()
+            .skip_while(|l| !l.starts_with("client  "))
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let block = block.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            block.contains(
+                "resolved 10.0.1.10 · 10.0.1.10:4000 connected, TiDB 8.0.11-TiDB-v7.5.2-serverless, TLS offered"
+            ),
+            "{width}:\n{out}"
+        );
+    }
+    let client = report
+        .context
+        .path
+        .as_mut()
+        .and_then(|p| p.client.as_mut())
+        .expect("a client");
+    client.connections.clear();
+    client.resolved.clear();
+    client.not_probed = Some("not running inside vpc-3bc1930b2128dcb00".into());
+    assert!(plain(&report, FIXED_WIDTH).contains(
+        "client  10.0.10.4 use1-az1 · not probed: not running inside vpc-3bc1930b2128dcb00"
+    ));
 }

@@ -10,8 +10,13 @@ use serde_json::Value;
 /// changes this list, and only this list.
 pub const NOT_IMPLEMENTED: &[&str] = &["DNS001", "DNS002", "NET001", "NET002"];
 
+/// Checks that judge only what `--cluster-json` describes: `skip` on every
+/// run without it (the report's `inputs.cluster` is absent).
+pub const NEEDS_CLUSTER_JSON: &[&str] = &["TDB001"];
+
 /// What a report must say, finding by finding: the IDs that fail, warn, are
-/// unknown, and are skipped beside [`NOT_IMPLEMENTED`]; every other finding
+/// unknown, and are skipped beside [`NOT_IMPLEMENTED`] (and, without
+/// `--cluster-json`, [`NEEDS_CLUSTER_JSON`]); every other finding
 /// must pass. The exit code follows (1 on a fail, else 3 on an unknown, else 0).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Expect<'a> {
@@ -107,6 +112,9 @@ impl Run {
         assert!(!findings.is_empty(), "no findings\n{}", self.describe());
         let mut skip = set(want.skip);
         skip.extend(NOT_IMPLEMENTED.iter().map(|s| s.to_string()));
+        if self.json()["inputs"]["cluster"].is_null() {
+            skip.extend(NEEDS_CLUSTER_JSON.iter().map(|s| s.to_string()));
+        }
         let named = [
             ("fail", set(want.fail)),
             ("warn", set(want.warn)),

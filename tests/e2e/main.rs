@@ -19,6 +19,7 @@ mod fixes_apply;
 mod redact;
 mod replay;
 mod scenarios;
+mod tidb;
 mod verdicts;
 mod worlds;
 

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+use tidbpe_checks::facts::Cluster;
 use tidbpe_checks::names::{
     is_aws_token, is_az_id, is_hostname, is_port, is_region, region_of_service_name,
 };
@@ -22,32 +23,6 @@ use tidbpe_checks::text::printable;
 use crate::untrusted::{self, UntrustedError};
 
 const EXPECTED: &str = "the output of `ticloud serverless describe -c CLUSTER_ID`";
-
-/// A TiDB Cloud cluster, as far as a private endpoint goes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cluster {
-    /// `clusterId` (digits).
-    pub cluster_id: Option<String>,
-    /// `displayName`, printable.
-    pub display_name: Option<String>,
-    /// `state`: `ACTIVE`, `PAUSED`, `MAINTENANCE`…
-    pub state: Option<String>,
-    /// The cloud, lower-case: `aws`, `gcp`, `azure`, `alicloud`.
-    pub cloud_provider: String,
-    /// The region as its cloud names it (`us-east-1`); an AWS region code
-    /// when the provider is `aws`.
-    pub region: String,
-    /// `endpoints.private.host`, lower-case, without a final dot.
-    pub host: Option<String>,
-    /// `endpoints.private.port`.
-    pub port: Option<u16>,
-    /// True when `endpoints.private.aws` is there (AWS PrivateLink).
-    pub aws_private_endpoint: bool,
-    /// `endpoints.private.aws.serviceName`.
-    pub service_name: Option<String>,
-    /// `endpoints.private.aws.availabilityZone`: AZ IDs, not names.
-    pub az_ids: Vec<String>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", expecting = "a JSON object")]
