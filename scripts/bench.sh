@@ -55,7 +55,9 @@ PY
 }
 extra=(--vpc-id "$(field vpc_id)" --instance-id "$(field instance_id)")
 bench "--vpc-id --instance-id" AWS_EC2_METADATA_DISABLED=true
-extra=()
+# On "the instance" the doctor would probe with this machine's own resolver:
+# these runs measure the AWS round trips only.
+extra=(--no-probe)
 bench "on the instance (IMDS discovery)" AWS_EC2_METADATA_SERVICE_ENDPOINT="$(field imds_url)"
 bench "unique endpoint (no IMDS)" AWS_EC2_METADATA_DISABLED=true
 lab_get "/lab/latency?ms=0" > /dev/null

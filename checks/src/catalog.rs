@@ -33,6 +33,7 @@ pub static CATALOG: &[Check] = &[
     acl::CLIENT_SUBNET_ACL,
     dns::DNS_RESOLVES,
     dns::DNS_PRIVATE_ANSWER,
+    dns::DNS_RESOLVER_PATH,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
     tdb::CLUSTER_STATE,
@@ -137,6 +138,8 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            dns::tests::FAIL_CASES,
+            net::tests::FAIL_CASES,
             tdb::tests::FAIL_CASES,
         ]
         .into_iter()
@@ -153,9 +156,14 @@ mod tests {
     /// PrivateLink.
     const UNKNOWN_AT_WORST: &[&str] = &["AWS001"];
 
-    /// Checks that read no AWS fact, so no call can leave them unknown
-    /// (TDB001's unknown case, a state it does not know, is in its tests).
-    const NO_AWS_FACTS: &[&str] = &["INP001", "TDB001"];
+    /// Checks that read no AWS fact, so no call can leave them unknown (the
+    /// probe checks among them show `unknown` by a row of their FAIL_CASES;
+    /// TDB001's unknown case, a state it does not know, is in its tests).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "DNS001", "NET001", "NET002", "TDB001"];
+
+    /// Checks that read only the inputs (the flags, `--cluster-json`): no
+    /// failed call can leave them unknown.
+    const NEVER_UNKNOWN: &[&str] = &["INP001", "TDB001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.
@@ -173,6 +181,16 @@ mod tests {
         ("VPC004", Need::HostedZoneVpcs),
         ("VPC004", Need::HostedZoneRecords),
         ("VPC004", Need::Endpoints),
+        // Only to name whose an address is and which check explains a
+        // public answer.
+        ("DNS002", Need::Vpc),
+        ("DNS002", Need::Subnets),
+        ("DNS002", Need::VpcAttributes),
+        ("DNS002", Need::DhcpOptions),
+        ("DNS002", Need::HostedZones),
+        // Only read when /etc/hosts pins the host.
+        ("DNS003", Need::Endpoints),
+        ("DNS003", Need::NetworkInterfaces),
     ];
 
     fn implemented() -> impl Iterator<Item = &'static Check> {
@@ -255,10 +273,13 @@ mod tests {
                 let mut facts = healthy();
                 deny(&mut facts, need);
                 check.run(&facts).status == Status::Unknown
-            });
+            }) || cases
+                .iter()
+                .any(|c| c.id == check.id && c.expect == Status::Unknown);
             if NO_AWS_FACTS.contains(&check.id) {
                 assert!(check.needs.is_empty(), "{} reads AWS facts", check.id);
-            } else {
+            }
+            if !NEVER_UNKNOWN.contains(&check.id) {
                 assert!(unknown, "{} has no unknown case", check.id);
             }
         }
@@ -268,6 +289,29 @@ mod tests {
             .chain(NO_AWS_FACTS)
         {
             assert!(find(id).is_some_and(|c| c.judge.is_some()), "{id}");
+        }
+    }
+
+    /// `PROBE_CHECKS` (what gather probes for) lists exactly the checks
+    /// whose verdict depends on the probe facts.
+    #[test]
+    fn probe_checks_are_exactly_the_checks_that_read_the_probes() {
+        use crate::probe_facts::PROBE_CHECKS;
+        for check in CATALOG {
+            let with = check.run(&healthy());
+            let mut facts = healthy();
+            facts.probes = None;
+            let without = check.run(&facts);
+            let reads = with.status != without.status || with.summary != without.summary;
+            assert_eq!(
+                reads,
+                PROBE_CHECKS.contains(&check.id),
+                "{} reads the probe facts: {reads}",
+                check.id
+            );
+        }
+        for id in PROBE_CHECKS {
+            assert!(find(id).is_some(), "{id}");
         }
     }
 

@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::check::Need;
+use crate::probe_facts::ProbeFacts;
 
 /// One gathered fact: what was seen, or why it could not be seen.
 pub type Fact<T> = Result<T, FactError>;
@@ -256,6 +257,11 @@ pub struct Facts {
     /// `ec2:DescribeNetworkAcls` of every network ACL in the VPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    /// What the live probes (DNS, TCP, the MySQL greeting) saw from this
+    /// machine, or why they did not run; `None`: a report made without them,
+    /// or every probe check deselected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeFacts>,
     // Keyed by `Need`, written as its IAM action (the slowest call, when a
     // need is called more than once); an action this version does not know
     // is dropped when a report is read.

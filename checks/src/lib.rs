@@ -25,6 +25,7 @@ pub mod text;
 pub mod validate;
 
 mod commands;
+mod probing;
 mod read;
 
 mod acl;

@@ -228,11 +228,14 @@ fn aws_side(facts: &Facts) -> Option<AwsSide> {
 
 fn client_side(facts: &Facts) -> Option<ClientSide> {
     let client = ok(&facts.client);
-    let side = ClientSide {
+    let mut side = ClientSide {
         address: client.and_then(|c| c.private_ip),
         az_id: client.and_then(|c| c.az_id.clone()),
         ..ClientSide::default()
     };
+    if let Some(probes) = &facts.probes {
+        side = side.with_probes(probes);
+    }
     (side != ClientSide::default()).then_some(side)
 }
 

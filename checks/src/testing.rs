@@ -8,15 +8,23 @@
 //! (subnet b, interface 10.0.1.10, group sg-0000000e admitting members of
 //! sg-0000000c on 4000), the client i-0000000d (10.0.10.4 in its own
 //! subnet-0000000d, use1-az1, group sg-0000000c with all egress), and a
-//! default network ACL that allows everything, and the ACTIVE cluster
+//! default network ACL that allows everything, [`probes`]: what the live
+//! probes see from the client (the VPC resolver 10.0.0.2 answers 10.0.1.10,
+//! which connects and greets as TiDB), and the ACTIVE cluster
 //! `--cluster-json` described ([`cluster`]). [`world`] is the same VPC
-//! before any of that: no client, no groups, no ACLs, no cluster.
+//! before any of that: no client, no groups, no ACLs, no probes, no cluster.
 
 use crate::check::{Finding, Need, Status};
 use crate::facts::{
     AclEntry, Client, ClientSource, Cluster, DhcpOptions, DnsEntry, Endpoint, EndpointService,
     FactError, FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup,
     SgPeer, SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
+};
+use crate::probe_facts::{
+    AddressProbe, AfterGreeting, DnsAnswer, DnsLookup, DnsProbe, DnsResolverUsed, FileContent,
+    FileFact, Greeting, GreetingRead, Handshake, ProbeFacts, ResolvConf, ResolverPath,
+    ResolverSource, TcpConnect, TcpOutcome, Vantage, VantageReason, CLIENT_PLUGIN_AUTH,
+    CLIENT_PROTOCOL_41, CLIENT_SSL,
 };
 
 pub const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
@@ -259,7 +267,85 @@ pub fn healthy() -> Facts {
         ])),
         prefix_lists: Some(Ok(vec![])),
         network_acls: Some(Ok(vec![acl("acl-00000001", &[], allow_all())])),
+        probes: Some(probes()),
         ..facts
+    }
+}
+
+/// The probes of [`healthy`], from the client inside the VPC: resolv.conf
+/// names the VPC resolver 10.0.0.2, which answers the endpoint's 10.0.1.10
+/// (A; no AAAA), and 10.0.1.10:4000 connects and greets as TiDB with TLS.
+pub fn probes() -> ProbeFacts {
+    let ip = "10.0.1.10".parse().expect("an address");
+    ProbeFacts {
+        vantage: Vantage {
+            probed: true,
+            reason: VantageReason::InsideVpc { vpc_id: VPC.into() },
+        },
+        resolver_path: Some(ResolverPath {
+            resolv_conf: FileFact {
+                path: "/etc/resolv.conf".into(),
+                content: FileContent::Read(ResolvConf {
+                    nameservers: vec!["10.0.0.2".parse().expect("an address")],
+                    search: vec!["ec2.internal".into()],
+                    options: vec![],
+                }),
+            },
+            systemd_resolved: None,
+            dns_server: None,
+            hosts: FileFact {
+                path: "/etc/hosts".into(),
+                content: FileContent::Read(vec![]),
+            },
+        }),
+        dns: Some(DnsProbe {
+            name: format!("{HOST}."),
+            resolver: DnsResolverUsed {
+                source: ResolverSource::System,
+                servers: vec!["10.0.0.2:53".parse().expect("a socket address")],
+                config_error: None,
+            },
+            a: DnsLookup {
+                ms: 2,
+                answer: DnsAnswer::Addresses {
+                    addresses: vec![ip],
+                    cnames: vec![],
+                },
+            },
+            aaaa: DnsLookup {
+                ms: 2,
+                answer: DnsAnswer::NoRecords,
+            },
+        }),
+        addresses: vec![AddressProbe {
+            address: std::net::SocketAddr::new(ip, 4000),
+            connect: TcpConnect {
+                ms: 1,
+                outcome: TcpOutcome::Connected,
+            },
+            greeting: Some(GreetingRead {
+                ms: 1,
+                greeting: Greeting::Handshake(Handshake {
+                    protocol: 10,
+                    server_version: "8.0.11-TiDB-v7.5.2-serverless".into(),
+                    connection_id: 42,
+                    capabilities: CLIENT_SSL | CLIENT_PROTOCOL_41 | CLIENT_PLUGIN_AUTH,
+                    tls_offered: true,
+                    charset: Some(46),
+                    status_flags: Some(2),
+                    auth_plugin: Some("mysql_native_password".into()),
+                    after: AfterGreeting::Waited,
+                }),
+            }),
+        }],
+    }
+}
+
+/// The probe facts of `facts`, to change.
+pub fn probes_mut(facts: &mut Facts) -> &mut ProbeFacts {
+    match &mut facts.probes {
+        Some(p) => p,
+        None => panic!("the fixture has no probe facts"),
     }
 }
 

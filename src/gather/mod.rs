@@ -15,6 +15,10 @@
 //!   the VPCs and records of the hosted zones that cover the host follow
 //!   `ListHostedZonesByVPC`.
 //!
+//! - the live probes (DNS, TCP, the greeting) start as soon as IMDS says
+//!   where this machine stands (at once with `--probe`), beside the AWS
+//!   calls: [`vantage`].
+//!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
 //! [`Need`]: retried while AWS throttles or fails, bounded by the run's
 //! deadline (what has not answered by then becomes a `Timeout` fact, so the
@@ -28,11 +32,14 @@ pub mod bounded;
 pub mod discover;
 pub mod imds;
 pub mod probe;
+pub mod vantage;
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::VpcAttributeName;
+use futures::FutureExt;
 use tidbpe_checks::catalog::selected_needs;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
@@ -45,6 +52,7 @@ use self::aws::Aws;
 use self::bounded::Bounded;
 pub use self::discover::GatherError;
 use self::discover::{check_named_vpc, choose_vpc, complete_client, keep_client_in_vpc, Chosen};
+use self::vantage::ProbePlan;
 
 /// The calls a run makes: the needs of the selected checks (`--only`,
 /// `--skip`), plus what choosing the VPC and completing the client take.
@@ -72,11 +80,18 @@ impl Plan {
     }
 }
 
-/// Gather every fact the selected checks need.
-pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Facts, GatherError> {
+/// Gather every fact the selected checks need, and probe beside it.
+pub async fn gather(
+    inputs: Inputs,
+    aws: &Aws,
+    deadline: Instant,
+    probes: &ProbePlan,
+) -> Result<Facts, GatherError> {
     let b = Bounded::new(deadline);
     let plan = Plan::of(&inputs);
     let service_name = inputs.service_name.clone().unwrap_or_default();
+    // Asked once, for the client and for where the probes stand.
+    let this_instance = this_instance(b.deadline()).shared();
 
     let region_facts = async {
         tokio::join!(
@@ -114,7 +129,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             // The VPC is known: its calls need not wait for the client.
             Some(vpc) => {
                 let (client, found, round) = tokio::join!(
-                    client(&b, aws, &inputs),
+                    client(&b, aws, &inputs, this_instance.clone()),
                     listing,
                     vpc_round(&b, aws, &plan, vpc, &inputs, None, true)
                 );
@@ -122,7 +137,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                 Ok((client, Some(chosen), round))
             }
             None => {
-                let client_fut = client(&b, aws, &inputs);
+                let client_fut = client(&b, aws, &inputs, this_instance.clone());
                 tokio::pin!(listing, client_fut);
                 let (client, found) = tokio::select! {
                     client = &mut client_fut => {
@@ -151,13 +166,16 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             }
         }
     };
-    let ((identity, service, zones), vpc_facts) = tokio::join!(region_facts, vpc_facts);
+    let probing = vantage::run(probes, &inputs, this_instance.clone(), deadline);
+    let ((identity, service, zones), vpc_facts, probes) =
+        tokio::join!(region_facts, vpc_facts, probing);
     let (client, chosen, round): (_, Option<Chosen>, _) = vpc_facts?;
     let (vpc_choice, vpc_choice_error) = match chosen {
         Some(Ok(c)) => (Some(c), None),
         Some(Err(e)) => (None, Some(e)),
         None => (None, None),
     };
+    let probes = vantage::settle(probes, vpc_choice.as_ref());
 
     let mut client = keep_client_in_vpc(client, vpc_choice.as_ref());
     if let (Some(Ok(c)), Some(zones)) = (&mut client, &zones) {
@@ -184,6 +202,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         security_groups: round.security_groups,
         prefix_lists: round.prefix_lists,
         network_acls: round.network_acls,
+        probes,
         timings_ms: b.timings(),
     };
     check_named_vpc(&facts.inputs, facts.vpc_choice.as_ref(), &facts.errors())?;
@@ -208,8 +227,23 @@ struct VpcRound {
     network_acls: Option<Fact<Vec<NetworkAcl>>>,
 }
 
+/// This machine as IMDS describes it; `None` off EC2. IMDS is local: a
+/// tight bound of its own, inside the deadline.
+async fn this_instance(deadline: Instant) -> Option<Client> {
+    let bound = Instant::now() + Duration::from_millis(1000);
+    tokio::time::timeout_at(bound.min(deadline), imds::discover())
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
-async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>> {
+async fn client(
+    b: &Bounded,
+    aws: &Aws,
+    inputs: &Inputs,
+    this_instance: impl Future<Output = Option<Client>>,
+) -> Option<Fact<Client>> {
     if let Some(ip) = inputs.client_ip {
         return Some(Ok(Client {
             source: ClientSource::ClientIp,
@@ -220,13 +254,7 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
     if let Some(id) = &inputs.instance_id {
         return Some(b.call(Need::Instance, || aws.instance(id)).await);
     }
-    // IMDS is local: a tight bound of its own, inside the deadline.
-    let bound = Instant::now() + Duration::from_millis(1000);
-    tokio::time::timeout_at(bound.min(b.deadline()), imds::discover())
-        .await
-        .ok()
-        .flatten()
-        .map(Ok)
+    this_instance.await.map(Ok)
 }
 
 /// The facts of one VPC that `plan` wants. `listed`: the region's

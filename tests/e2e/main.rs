@@ -16,6 +16,7 @@ mod discovery;
 mod doctor_verdicts;
 mod faults;
 mod fixes_apply;
+mod probes;
 mod redact;
 mod replay;
 mod scenarios;
