@@ -205,6 +205,11 @@ mod tests {
         ("EP003", Need::Vpc), // only tells whether the client is outside the VPC
         ("EP004", Need::Service), // the private DNS name (else the host) and the model's words
         ("TDB002", Need::Endpoints), // only the endpoint ID to add
+        ("AZ001", Need::Vpc), // only for a free CIDR in a create-subnet command
+        // Only read for a zone that covers the host (none in the healthy world).
+        ("VPC004", Need::HostedZoneVpcs),
+        ("VPC004", Need::HostedZoneRecords),
+        ("VPC004", Need::Endpoints),
         // Only to name whose an address is and which check explains a
         // public answer.
         ("DNS002", Need::Vpc),

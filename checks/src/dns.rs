@@ -377,6 +377,7 @@ fn dns_resolver_path(facts: &Facts) -> Judged {
         summary,
         evidence: Default::default(),
         fix: None,
+        why: None,
     }
     .with("system_servers", path.system_servers())
     .with("resolv_conf", &path.resolv_conf)

@@ -7,11 +7,11 @@ use crate::commands::{
     create_vpc_endpoint, delete_vpc_endpoints, describe_vpc_endpoint_state,
     describe_vpc_endpoints_in, enable_private_dns,
 };
-use crate::facts::Facts;
+use crate::facts::{Endpoint, Facts};
 use crate::read::{
-    best_endpoint, client_outside_vpc, dns_name, effective_host, fact, group_admitting_client,
-    join, main_endpoint, ok, outside_vpc_fix, private_dns_domain, regional_dns_name,
-    service_endpoints, subnet, target_az_ids, vpc_id, NO_VPC,
+    best_endpoint, client_outside_vpc, cluster_az_ids, dns_name, effective_host, fact,
+    group_admitting_client, join, main_endpoint, offered_az_ids, ok, outside_vpc_fix,
+    private_dns_domain, service_endpoints, subnet, vpc_id, NO_VPC,
 };
 
 pub(crate) const ENDPOINT_EXISTS: Check = Check {
@@ -36,6 +36,10 @@ fn endpoint_exists(facts: &Facts) -> Judged {
         ));
     }
     let endpoints = service_endpoints(facts)?;
+    // A deleted endpoint stays listed for a while; it is not an endpoint.
+    let (deleted, present): (Vec<&Endpoint>, Vec<&Endpoint>) =
+        endpoints.iter().partition(|e| e.is_deleted());
+    let deleted_ids: Vec<&str> = deleted.iter().map(|e| e.endpoint_id.as_str()).collect();
     if let Some(id) = &facts.inputs.endpoint_id {
         let other = fact(&facts.endpoints, NO_VPC)?.iter().find(|e| {
             &e.endpoint_id == id && !endpoints.iter().any(|m| m.endpoint_id == e.endpoint_id)
@@ -52,6 +56,17 @@ fn endpoint_exists(facts: &Facts) -> Judged {
                 commands: vec![],
             }));
         }
+        if deleted_ids.contains(&id.as_str()) {
+            let outcome = Outcome::fail(format!(
+                "{id} was deleted: {vpc} has no such endpoint any more"
+            ))
+            .with("vpc_id", vpc)
+            .with_items("deleted_endpoint_ids", &deleted_ids);
+            return Ok(match &facts.inputs.service_name {
+                Some(name) => outcome.with_fix(preflight_fix(facts, vpc, name)),
+                None => outcome,
+            });
+        }
         if !endpoints.iter().any(|e| &e.endpoint_id == id) {
             return Ok(Outcome::fail(format!("{id} is not an endpoint in {vpc}"))
                 .with("vpc_id", vpc)
@@ -61,38 +76,54 @@ fn endpoint_exists(facts: &Facts) -> Judged {
                 }));
         }
     }
-    if !endpoints.is_empty() {
-        let labels: Vec<String> = endpoints
+    if !present.is_empty() {
+        let labels: Vec<String> = present
             .iter()
             .map(|e| format!("{} ({})", e.endpoint_id, e.state))
             .collect();
-        let ids: Vec<&str> = endpoints.iter().map(|e| e.endpoint_id.as_str()).collect();
+        let ids: Vec<&str> = present.iter().map(|e| e.endpoint_id.as_str()).collect();
         return Ok(Outcome::pass(format!("{} in {vpc}", join(&labels)))
             .with("vpc_id", vpc)
-            .with("endpoint_ids", ids));
+            .with("endpoint_ids", ids)
+            .with_items("deleted_endpoint_ids", &deleted_ids));
     }
     let Some(service_name) = &facts.inputs.service_name else {
         return Ok(Outcome::fail(format!(
             "no endpoint for the service in {vpc}"
         )));
     };
-    Ok(
-        Outcome::fail(format!("no interface endpoint for {service_name} in {vpc}"))
-            .with("vpc_id", vpc)
-            .with_fix(preflight_fix(facts, vpc, service_name)),
-    )
+    let gone = if deleted_ids.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} was deleted)",
+            join(
+                &deleted_ids
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+            )
+        )
+    };
+    Ok(Outcome::fail(format!(
+        "no interface endpoint for {service_name} in {vpc}{gone}"
+    ))
+    .with("vpc_id", vpc)
+    .with_items("deleted_endpoint_ids", &deleted_ids)
+    .with_fix(preflight_fix(facts, vpc, service_name)))
 }
 
 /// The `create-vpc-endpoint` command for a VPC without an endpoint: subnets
-/// only in the service's AZ IDs (one per AZ, the client's first), a security
-/// group that admits the client, private DNS on.
+/// only in the service's AZ IDs (one per AZ: the cluster's AZ ID first, then
+/// the client's), a security group that admits the client, private DNS on.
 fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
     let mut notes = Vec::new();
-    let az_ids = target_az_ids(facts).unwrap_or_default();
+    let offered = offered_az_ids(facts).unwrap_or_default();
+    let (cluster, _) = cluster_az_ids(facts, &offered);
     let client = ok(&facts.client);
     let subnets = ok(&facts.subnets).map(Vec::as_slice).unwrap_or_default();
     let mut chosen: Vec<&str> = Vec::new();
-    for az in &az_ids {
+    for az in &offered {
         let mut in_az: Vec<_> = subnets.iter().filter(|s| &s.az_id == az).collect();
         in_az.sort_by_key(|s| {
             (
@@ -105,18 +136,34 @@ fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
         }
     }
     let client_az = client.and_then(|c| c.az_id.clone());
-    if let Some(az) = &client_az {
-        // The client's AZ first: no cross-AZ hop.
-        chosen.sort_by_key(|id| subnet(subnets, id).map(|s| &s.az_id) != Some(az));
-    }
-    if ok(&facts.subnets).is_none() || az_ids.is_empty() {
+    // The cluster's AZ first (the guide's step 2.7), then the client's: no
+    // cross-AZ hop.
+    chosen.sort_by_key(|id| {
+        let az = subnet(subnets, id).map(|s| &s.az_id);
+        (
+            !az.is_some_and(|az| cluster.contains(az)),
+            az != client_az.as_ref(),
+        )
+    });
+    if ok(&facts.subnets).is_none() || offered.is_empty() {
         notes.push(format!(
             "The subnets of {vpc} or the service's AZ IDs could not be read: pick one subnet per AZ ID the TiDB Cloud console shows."
         ));
     } else if chosen.is_empty() {
         notes.push(format!(
-            "{vpc} has no subnet in the service's AZ IDs ({}): create one first (aws ec2 create-subnet --availability-zone-id …).",
-            join(&az_ids)
+            "{vpc} has no subnet in the service's AZ IDs ({}): create one first (AZ001 prints the command).",
+            join(&offered)
+        ));
+    }
+    let bare: Vec<String> = cluster
+        .iter()
+        .filter(|az| !subnets.iter().any(|s| &s.az_id == *az))
+        .cloned()
+        .collect();
+    if !bare.is_empty() && ok(&facts.subnets).is_some() {
+        notes.push(format!(
+            "{vpc} has no subnet in the cluster's AZ ID {}: create one (AZ001 prints the command) and add it.",
+            join(&bare)
         ));
     }
     let group = group_admitting_client(facts);
@@ -130,7 +177,7 @@ fn preflight_fix(facts: &Facts, vpc: &str, service_name: &str) -> Fix {
     let command = create_vpc_endpoint(facts, vpc, service_name, &chosen, &groups);
     let mut text = format!(
         "Create the interface endpoint (pre-flight: this is the command for {vpc}, with subnets only in the service's AZ IDs {}).",
-        join(&az_ids)
+        join(&offered)
     );
     for n in notes {
         text.push(' ');
@@ -233,7 +280,23 @@ fn endpoint_state(facts: &Facts) -> Judged {
     let ep = main_endpoint(facts)?;
     let id = &ep.endpoint_id;
     if ep.is_available() {
-        return Ok(Outcome::pass(format!("{id} is available")).with("state", &ep.state));
+        // Dead endpoints beside the live one carry nothing: name them, no more.
+        let dead: Vec<String> = service_endpoints(facts)?
+            .into_iter()
+            .filter(|e| e.is_gone() && !e.is_deleted())
+            .map(|e| format!("{} is {}", e.endpoint_id, e.state))
+            .collect();
+        let summary = if dead.is_empty() {
+            format!("{id} is available")
+        } else {
+            format!(
+                "{id} is available ({}: it carries no traffic and may be deleted)",
+                join(&dead)
+            )
+        };
+        return Ok(Outcome::pass(summary)
+            .with("state", &ep.state)
+            .with_items("dead_endpoints", &dead));
     }
     let state = ep.state.to_ascii_lowercase();
     if !KNOWN_STATES.contains(&state.as_str()) {
@@ -321,7 +384,7 @@ fn endpoint_private_dns(facts: &Facts) -> Judged {
     let mut outcome = outcome
         .with("endpoint_id", id)
         .with("private_dns_enabled", ep.private_dns_enabled);
-    if let Some(regional) = regional_dns_name(ep) {
+    if let Some(regional) = ep.regional_dns_name() {
         outcome = outcome.with("regional_dns_name", regional);
     }
     if let Some(where_) = elsewhere {
@@ -446,7 +509,6 @@ fn private_dns_conflict(facts: &Facts) -> Judged {
 pub(crate) mod tests {
     use super::*;
     use crate::check::Status;
-    use crate::facts::Endpoint;
     use crate::testing::{
         assert_fail_cases, client_mut, denied, endpoint_mut, healthy, world as facts, FailCase,
         ENDPOINT, HOST,
@@ -555,6 +617,25 @@ pub(crate) mod tests {
         );
     }
 
+    /// Pre-flight with --az-id: the cluster's AZ comes first in the command.
+    #[test]
+    fn ep001_preflight_puts_the_cluster_az_first() {
+        let mut f = facts(vec![]);
+        f.inputs.az_ids = vec!["use1-az2".into()];
+        let cmd = &ENDPOINT_EXISTS.run(&f).fix.unwrap().commands[0];
+        assert!(
+            cmd.contains("--subnet-ids subnet-0000000c subnet-0000000b "),
+            "{cmd}"
+        );
+        // An AZ ID the service does not offer changes nothing.
+        f.inputs.az_ids = vec!["use1-az6".into()];
+        let cmd = &ENDPOINT_EXISTS.run(&f).fix.unwrap().commands[0];
+        assert!(
+            cmd.contains("--subnet-ids subnet-0000000b subnet-0000000c "),
+            "{cmd}"
+        );
+    }
+
     #[test]
     fn ep001_ep002_states() {
         let f = facts(vec![endpoint(ENDPOINT, "available", true)]);
@@ -566,7 +647,6 @@ pub(crate) mod tests {
             "rejected",
             "failed",
             "deleting",
-            "deleted",
             "expired",
         ] {
             let f = facts(vec![endpoint(ENDPOINT, &state.to_lowercase(), true)]);
@@ -588,8 +668,66 @@ pub(crate) mod tests {
         assert!(commands[1]
             .starts_with("aws ec2 delete-vpc-endpoints --vpc-endpoint-ids vpce-00000001 "));
         assert!(commands[2].starts_with("aws ec2 create-vpc-endpoint --vpc-id vpc-0a1b2c3d "));
-        let f = facts(vec![endpoint(ENDPOINT, "deleted", true)]);
-        assert_eq!(ENDPOINT_STATE.run(&f).fix.unwrap().commands.len(), 2);
+    }
+
+    /// A deleted endpoint is not an endpoint: EP001 fails with the
+    /// pre-flight command, the others do not judge it.
+    #[test]
+    fn ep001_only_a_deleted_endpoint_is_no_endpoint() {
+        let mut f = healthy();
+        endpoint_mut(&mut f).state = "deleted".into();
+        let exists = ENDPOINT_EXISTS.run(&f);
+        assert_eq!(exists.status, Status::Fail, "{}", exists.summary);
+        assert!(
+            exists.summary.ends_with("(vpce-00000001 was deleted)"),
+            "{}",
+            exists.summary
+        );
+        let fix = exists.fix.unwrap();
+        assert!(
+            fix.commands[0].starts_with("aws ec2 create-vpc-endpoint --vpc-id vpc-0a1b2c3d "),
+            "{:?}",
+            fix.commands
+        );
+        for check in [
+            &ENDPOINT_STATE,
+            &ENDPOINT_PRIVATE_DNS,
+            &PRIVATE_DNS_CONFLICT,
+        ] {
+            assert_eq!(check.run(&f).status, Status::Skip, "{}", check.id);
+        }
+        // Named with --endpoint-id: the same.
+        f.inputs.endpoint_id = Some(ENDPOINT.into());
+        let named = ENDPOINT_EXISTS.run(&f);
+        assert_eq!(named.status, Status::Fail);
+        assert!(named.summary.contains("was deleted"), "{}", named.summary);
+        assert!(named.fix.unwrap().commands[0].contains("create-vpc-endpoint"));
+    }
+
+    /// A deleted endpoint beside a live one: the live one is judged, and a
+    /// rejected one beside it is named, not failed.
+    #[test]
+    fn ep001_ep002_a_deleted_or_dead_endpoint_beside_a_live_one() {
+        let f = facts(vec![
+            endpoint("vpce-00000003", "deleted", true),
+            endpoint("vpce-00000004", "rejected", true),
+            endpoint(ENDPOINT, "available", true),
+        ]);
+        let exists = ENDPOINT_EXISTS.run(&f);
+        assert_eq!(exists.status, Status::Pass);
+        assert!(
+            !exists.summary.contains("vpce-00000003"),
+            "{}",
+            exists.summary
+        );
+        let state = ENDPOINT_STATE.run(&f);
+        assert_eq!(state.status, Status::Pass);
+        assert!(
+            state.summary.contains("vpce-00000004 is rejected"),
+            "{}",
+            state.summary
+        );
+        assert_eq!(PRIVATE_DNS_CONFLICT.run(&f).status, Status::Pass);
     }
 
     #[test]

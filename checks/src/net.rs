@@ -273,6 +273,7 @@ fn mysql_handshake(facts: &Facts) -> Judged {
         summary,
         evidence: Default::default(),
         fix,
+        why: None,
     }
     .with(
         "greetings",

@@ -213,6 +213,7 @@ pub(crate) fn unknown(summary: impl Into<String>, fix: Fix) -> Outcome {
         summary: summary.into(),
         evidence: BTreeMap::new(),
         fix: Some(fix),
+        why: None,
     }
 }
 

@@ -208,16 +208,22 @@ pub(crate) fn best_endpoint<'a>(
 }
 
 /// The endpoint under test: `--endpoint-id`, else the best of the service's
-/// endpoints in the VPC (alive, then private DNS on, then available).
+/// endpoints in the VPC (alive, then private DNS on, then available). A
+/// `deleted` endpoint is not an endpoint: it is never the one under test.
 pub(crate) fn main_endpoint(facts: &Facts) -> Result<&Endpoint, Outcome> {
     let candidates = service_endpoints(facts)?;
     if let Some(id) = &facts.inputs.endpoint_id {
-        return candidates
-            .into_iter()
-            .find(|e| &e.endpoint_id == id)
-            .ok_or_else(|| Outcome::skip(format!("{id} was not found in the VPC (see EP001)")));
+        return match candidates.into_iter().find(|e| &e.endpoint_id == id) {
+            Some(e) if e.is_deleted() => {
+                Err(Outcome::skip(format!("{id} was deleted (see EP001)")))
+            }
+            Some(e) => Ok(e),
+            None => Err(Outcome::skip(format!(
+                "{id} was not found in the VPC (see EP001)"
+            ))),
+        };
     }
-    best_endpoint(candidates.into_iter()).ok_or_else(|| {
+    best_endpoint(candidates.into_iter().filter(|e| !e.is_deleted())).ok_or_else(|| {
         Outcome::skip("there is no endpoint for the service in the VPC yet (see EP001)")
     })
 }
@@ -343,14 +349,57 @@ pub(crate) fn service_az_ids(service: &EndpointService, zones: &[Zone]) -> Vec<S
         .collect()
 }
 
-/// The AZ IDs the endpoint may use: `--az-id`, else the service's own.
-pub(crate) fn target_az_ids(facts: &Facts) -> Result<Vec<String>, Outcome> {
-    if !facts.inputs.az_ids.is_empty() {
-        return Ok(facts.inputs.az_ids.clone());
-    }
+/// The AZ IDs where the service is offered, hence where an endpoint may
+/// have subnets (from the service's AZ names and the region's zones).
+pub(crate) fn offered_az_ids(facts: &Facts) -> Result<Vec<String>, Outcome> {
     let service = service(facts)?;
     let zones = fact(&facts.zones, NO_ZONES)?;
     Ok(service_az_ids(service, zones))
+}
+
+/// `--az-id` (the console's "Availability Zone ID": where the cluster runs)
+/// split into the AZ IDs the service offers, where the endpoint must have a
+/// subnet, and the others (a wrong copy, SVC001 warns), given the offered ones.
+pub(crate) fn cluster_az_ids(facts: &Facts, offered: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut wanted = Vec::new();
+    let mut stray = Vec::new();
+    for id in &facts.inputs.az_ids {
+        let into = if offered.contains(id) {
+            &mut wanted
+        } else {
+            &mut stray
+        };
+        if !into.contains(id) {
+            into.push(id.clone());
+        }
+    }
+    (wanted, stray)
+}
+
+/// A free IPv4 block for a new subnet: the size of the VPC's existing
+/// subnets (a /24 when it has none, or the VPC itself when smaller), inside
+/// the VPC's first IPv4 CIDR, overlapping no subnet.
+pub(crate) fn free_subnet_cidr(facts: &Facts) -> Option<IpNet> {
+    let vpc = ok(&facts.vpc)?;
+    let subnets = ok(&facts.subnets)?;
+    let taken: Vec<IpNet> = subnets.iter().filter_map(|s| s.cidr_block).collect();
+    vpc.cidr_blocks
+        .iter()
+        .filter(|net| matches!(net, IpNet::V4(_)))
+        .find_map(|net| {
+            let len = taken
+                .iter()
+                .filter(|t| net.contains(*t))
+                .map(|t| t.prefix_len())
+                .max()
+                .unwrap_or(24)
+                .max(net.prefix_len());
+            // At most 4096 candidates: a /16 split into /28s.
+            net.subnets(len)
+                .ok()?
+                .take(4096)
+                .find(|c| !taken.iter().any(|t| t.contains(c) || c.contains(t)))
+        })
 }
 
 /// The zone ID of an AZ name.
@@ -407,24 +456,6 @@ pub(crate) fn client_outside_vpc(facts: &Facts) -> Option<String> {
         .then(|| format!("the client {ip} is outside {ours} ({})", join(&v4)))
 }
 
-/// The endpoint's regional DNS name (`vpce-…-….vpce-svc-….<region>.vpce.amazonaws.com`),
-/// when its `DnsEntries` carry one: it answers from anywhere.
-pub(crate) fn regional_dns_name(endpoint: &Endpoint) -> Option<&str> {
-    endpoint
-        .dns_entries
-        .iter()
-        .map(|e| e.dns_name.as_str())
-        .find(|n| {
-            // Zonal names carry the AZ in the first label (`vpce-…-…-us-east-1a.…`).
-            let first = n.split('.').next().unwrap_or_default();
-            n.trim_end_matches('.').ends_with(".vpce.amazonaws.com")
-                && first
-                    .strip_prefix(endpoint.endpoint_id.as_str())
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|suffix| !suffix.is_empty() && !suffix.contains('-'))
-        })
-}
-
 /// The three ways a client outside the endpoint's VPC reaches the host
 /// (AWS: "Access an AWS service through an interface VPC endpoint" and
 /// Route 53 Resolver / Profiles): the fix for a client elsewhere.
@@ -435,7 +466,7 @@ pub(crate) fn outside_vpc_fix(facts: &Facts, endpoint: Option<&Endpoint>, host: 
         .map(|c| c.vpc_id.as_str())
         .unwrap_or("the endpoint's VPC");
     let regional = endpoint
-        .and_then(regional_dns_name)
+        .and_then(|e| e.regional_dns_name())
         .map(str::to_string)
         .unwrap_or_else(|| {
             "the endpoint's regional DNS name (its first DnsEntries name)".to_string()
@@ -496,6 +527,42 @@ mod tests {
         assert_eq!(main_endpoint_id(&f).as_deref(), Some("vpce-00000001"));
         f.inputs.endpoint_id = Some("vpce-0000000f".into());
         assert_eq!(main_endpoint_id(&f), None);
+        f.inputs.endpoint_id = Some("vpce-00000003".into());
+        assert_eq!(main_endpoint_id(&f), None, "a deleted endpoint is not one");
+    }
+
+    #[test]
+    fn a_deleted_endpoint_is_never_under_test() {
+        let f = world(vec![endpoint("vpce-00000003", "deleted", true, &[])]);
+        assert_eq!(main_endpoint_id(&f), None);
+        let f = world(vec![
+            endpoint("vpce-00000003", "deleted", true, &[]),
+            endpoint("vpce-00000004", "rejected", false, &[]),
+        ]);
+        assert_eq!(main_endpoint_id(&f).as_deref(), Some("vpce-00000004"));
+    }
+
+    #[test]
+    fn a_free_subnet_cidr_overlaps_no_subnet() {
+        let mut f = healthy();
+        // healthy: 10.0.0.0/16 with 10.0.10.0/24 (the others have no CIDR).
+        assert_eq!(free_subnet_cidr(&f), Some("10.0.0.0/24".parse().unwrap()));
+        if let Some(Ok(subnets)) = &mut f.subnets {
+            for (s, c) in subnets
+                .iter_mut()
+                .zip(["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"])
+            {
+                s.cidr_block = Some(c.parse().unwrap());
+            }
+        }
+        assert_eq!(free_subnet_cidr(&f), Some("10.0.3.0/24".parse().unwrap()));
+        if let Some(Ok(subnets)) = &mut f.subnets {
+            subnets[0].cidr_block = Some("10.0.0.0/17".parse().unwrap());
+        }
+        // Sized like the smallest subnet (/24), past the /17.
+        assert_eq!(free_subnet_cidr(&f), Some("10.0.128.0/24".parse().unwrap()));
+        f.vpc = None;
+        assert_eq!(free_subnet_cidr(&f), None);
     }
 
     /// A failed call that would have named the VPC makes the VPC's checks

@@ -7,8 +7,8 @@ use crate::check::{explain, Check, Fix, Judged, Need, Outcome};
 use crate::commands::{describe_private_dns_name, describe_vpc_endpoint_services};
 use crate::facts::Facts;
 use crate::read::{
-    az_label, covers, dns_name, fact, join, ok, private_dns_names, service, service_az_ids,
-    target_az_ids,
+    az_label, cluster_az_ids, covers, dns_name, fact, join, ok, private_dns_names, service,
+    service_az_ids,
 };
 
 pub(crate) const ENDPOINT_SERVICE: Check = Check {
@@ -34,22 +34,19 @@ fn endpoint_service(facts: &Facts) -> Judged {
                 commands: vec![describe_vpc_endpoint_services(facts, name)],
             })),
         Some(svc) => {
-            let az_ids = target_az_ids(facts).unwrap_or_default();
             let zones = ok(&facts.zones);
+            let offered = zones.map(|z| service_az_ids(svc, z)).unwrap_or_default();
             let labels: Vec<String> = match zones {
-                Some(zones) => az_ids.iter().map(|id| az_label(zones, id)).collect(),
+                Some(zones) => offered.iter().map(|id| az_label(zones, id)).collect(),
                 None => svc.availability_zones.clone(),
             };
-            // --az-id should repeat what the console shows; a mismatch means
-            // a wrong copy (or an AZ name taken for an ID somewhere).
-            let service_az_ids = zones.map(|z| service_az_ids(svc, z)).unwrap_or_default();
-            let stray: Vec<String> = facts
-                .inputs
-                .az_ids
-                .iter()
-                .filter(|id| !service_az_ids.is_empty() && !service_az_ids.contains(id))
-                .cloned()
-                .collect();
+            // --az-id is where the cluster runs, and its service is offered
+            // there: an AZ ID the service does not offer is a wrong copy.
+            let (_, stray) = if offered.is_empty() {
+                (vec![], vec![])
+            } else {
+                cluster_az_ids(facts, &offered)
+            };
             let outcome = if stray.is_empty() {
                 Outcome::pass(format!(
                     "{name} exists in {region} ({}, in {})",
@@ -58,22 +55,27 @@ fn endpoint_service(facts: &Facts) -> Judged {
                 ))
             } else {
                 Outcome::warn(format!(
-                    "{name} exists in {region}, but it is offered in {}, not in --az-id {}",
-                    join(&service_az_ids),
+                    "{name} exists in {region}, but it is offered in {}, not in --az-id {}: a Service Name, region or AZ ID of another cluster?",
+                    join(&labels),
                     join(&stray)
                 ))
+                .with_why(STRAY_AZ_WHY)
                 .with_fix(Fix {
-                    text: "Copy the Availability Zone ID again from the TiDB Cloud console; the doctor judges AZs against the IDs you give.".into(),
-                    commands: vec![],
+                    text: format!(
+                        "Copy the Service Name, the region and the Availability Zone ID again from the same cluster in the TiDB Cloud console (Connect, Connection Type \"Private Endpoint\"). Meanwhile the doctor ignores --az-id {} and judges the endpoint's subnets against the service's AZ IDs alone (AZ001). Check what AWS offers:",
+                        join(&stray)
+                    ),
+                    commands: vec![describe_vpc_endpoint_services(facts, name)],
                 })
             };
             Ok(outcome
-            .with("service_name", name)
-            .with("service_id", &svc.service_id)
-            .with("service_type", &svc.service_type)
-            .with("availability_zones", &svc.availability_zones)
-            .with("az_ids", az_ids)
-            .with("private_dns_names", &svc.private_dns_names))
+                .with("service_name", name)
+                .with("service_id", &svc.service_id)
+                .with("service_type", &svc.service_type)
+                .with("availability_zones", &svc.availability_zones)
+                .with("az_ids", offered)
+                .with_items("stray_az_ids", &stray)
+                .with("private_dns_names", &svc.private_dns_names))
         }
     }
 }
@@ -170,6 +172,10 @@ fn service_private_dns(facts: &Facts) -> Judged {
         })),
     }
 }
+
+/// Why a stray `--az-id` matters (the explain page's paragraph is about a
+/// service that does not exist).
+const STRAY_AZ_WHY: &str = "The console's Availability Zone ID is where the cluster runs, and the endpoint service behind its Service Name is offered there. An AZ ID the service does not offer means one of the three values was copied from another cluster or region: an endpoint built from them may reach the wrong service.";
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -324,6 +330,23 @@ pub(crate) mod tests {
         assert_eq!(stray.status, Status::Warn);
         assert!(
             stray.summary.contains("not in --az-id use1-az6"),
+            "{}",
+            stray.summary
+        );
+        // Its own why, not the page's paragraph about InvalidServiceName.
+        let why = stray.why.as_deref().unwrap_or_default();
+        assert!(why.contains("Availability Zone ID"), "{why}");
+        assert!(!why.contains("InvalidServiceName"), "{why}");
+        let fix = stray.fix.unwrap();
+        assert!(fix.text.contains("service's AZ IDs alone"), "{}", fix.text);
+        // One offered, one not: only the stray one is named.
+        f.inputs.az_ids = vec!["use1-az1".into(), "use1-az4".into()];
+        let stray = ENDPOINT_SERVICE.run(&f);
+        assert_eq!(stray.status, Status::Warn);
+        assert!(
+            stray.summary.ends_with(
+                "not in --az-id use1-az4: a Service Name, region or AZ ID of another cluster?"
+            ),
             "{}",
             stray.summary
         );

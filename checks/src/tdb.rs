@@ -153,6 +153,7 @@ fn cluster_state(facts: &Facts) -> Judged {
         summary,
         evidence: BTreeMap::new(),
         fix: None,
+        why: None,
     };
     let outcome = evidence(outcome, cluster);
     Ok(if known.status == Status::Pass {
@@ -172,6 +173,7 @@ fn unknown(cluster: &Cluster, summary: &str) -> Outcome {
         summary: summary.to_string(),
         evidence: BTreeMap::new(),
         fix: None,
+        why: None,
     };
     evidence(outcome, cluster).with_fix(Fix {
         text: "Check the cluster's state in the TiDB Cloud console: only ACTIVE serves connections without interruption.".into(),

@@ -55,30 +55,6 @@ pub fn endpoint(id: &str, state: &str, private_dns: bool, subnets: &[&str]) -> E
     }
 }
 
-/// An endpoint's `DnsEntries` as AWS gives them: the regional name, one
-/// zonal name, and (private DNS on) the private DNS name.
-pub fn dns_entries(endpoint_id: &str, private_dns: bool) -> Vec<DnsEntry> {
-    let svc = SVC.rsplit('.').next().unwrap_or_default();
-    let entry = |name: String, zone: &str| DnsEntry {
-        dns_name: name,
-        hosted_zone_id: Some(zone.into()),
-    };
-    let mut entries = vec![
-        entry(
-            format!("{endpoint_id}-a1b2c3d4.{svc}.us-east-1.vpce.amazonaws.com"),
-            "Z7HUB22UULQXV",
-        ),
-        entry(
-            format!("{endpoint_id}-a1b2c3d4-us-east-1b.{svc}.us-east-1.vpce.amazonaws.com"),
-            "Z7HUB22UULQXV",
-        ),
-    ];
-    if private_dns {
-        entries.push(entry(HOST.into(), "Z00000000PRIVATE"));
-    }
-    entries
-}
-
 pub fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
     Subnet {
         subnet_id: id.into(),
@@ -201,6 +177,7 @@ pub fn client() -> Client {
         az_id: Some("use1-az1".into()),
         private_ip: Some("10.0.10.4".parse().unwrap()),
         security_group_ids: vec![CLIENT_SG.into()],
+        local_port_range: None,
     }
 }
 
@@ -228,7 +205,20 @@ pub fn healthy() -> Facts {
     endpoint.security_group_ids = vec![ENDPOINT_SG.into()];
     endpoint.network_interface_ids = vec!["eni-0000000b".into()];
     endpoint.ip_address_type = Some("ipv4".into());
-    endpoint.dns_entries = dns_entries(ENDPOINT, true);
+    endpoint.dns_entries = vec![
+        DnsEntry {
+            dns_name: format!("{ENDPOINT}-a1b2c3d4.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com"),
+            hosted_zone_id: Some("Z7HUB22UULQXV".into()),
+        },
+        DnsEntry {
+            dns_name: format!("{ENDPOINT}-a1b2c3d4-us-east-1b.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com"),
+            hosted_zone_id: Some("Z7HUB22UULQXV".into()),
+        },
+        DnsEntry {
+            dns_name: HOST.into(),
+            hosted_zone_id: Some("ZPRIVATEDNS00".into()),
+        },
+    ];
     let mut facts = world(vec![endpoint]);
     facts.inputs.cluster = Some(cluster());
     if let Some(Ok(subnets)) = &mut facts.subnets {
@@ -253,6 +243,8 @@ pub fn healthy() -> Facts {
             domain_name_servers: vec!["AmazonProvidedDNS".into()],
         }))),
         hosted_zones: Some(Ok(vec![])),
+        hosted_zone_vpcs: Some(Ok(vec![])),
+        hosted_zone_records: Some(Ok(vec![])),
         client: Some(Ok(client())),
         endpoint_interfaces: Some(Ok(vec![NetworkInterface {
             network_interface_id: "eni-0000000b".into(),
@@ -423,6 +415,8 @@ pub fn fail_need(facts: &mut Facts, need: Need, err: FactError) {
         }
         Need::DhcpOptions => facts.dhcp_options = Some(Err(e)),
         Need::HostedZones => facts.hosted_zones = Some(Err(e)),
+        Need::HostedZoneVpcs => facts.hosted_zone_vpcs = Some(Err(e)),
+        Need::HostedZoneRecords => facts.hosted_zone_records = Some(Err(e)),
         Need::Endpoints => facts.endpoints = Some(Err(e)),
         Need::Subnets => facts.subnets = Some(Err(e)),
         Need::NetworkInterfaces => facts.endpoint_interfaces = Some(Err(e)),
@@ -447,6 +441,8 @@ pub fn forget_need(facts: &mut Facts, need: Need) {
         }
         Need::DhcpOptions => facts.dhcp_options = None,
         Need::HostedZones => facts.hosted_zones = None,
+        Need::HostedZoneVpcs => facts.hosted_zone_vpcs = None,
+        Need::HostedZoneRecords => facts.hosted_zone_records = None,
         Need::Endpoints => facts.endpoints = None,
         Need::Subnets => facts.subnets = None,
         Need::NetworkInterfaces => facts.endpoint_interfaces = None,

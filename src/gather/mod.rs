@@ -11,7 +11,9 @@
 //! - the VPC's calls start at once with `--vpc-id`, else as soon as IMDS,
 //!   `--instance-id` or the endpoint listing names the VPC;
 //! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
-//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`.
+//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`,
+//!   the VPCs and records of the hosted zones that cover the host follow
+//!   `ListHostedZonesByVPC`.
 //!
 //! - the live probes (DNS, TCP, the greeting) start as soon as IMDS says
 //!   where this machine stands (at once with `--probe`), beside the AWS
@@ -42,7 +44,8 @@ use futures::FutureExt;
 use tidbpe_checks::catalog::selected_needs;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
-    NetworkInterface, PrefixList, ResolverRule, SecurityGroup, SgPeer, Subnet, Vpc,
+    NetworkInterface, PrefixList, ResolverRule, SecurityGroup, SgPeer, Subnet, Vpc, ZoneRecords,
+    ZoneVpcs,
 };
 use tidbpe_checks::Need;
 use tokio::time::Instant;
@@ -99,12 +102,15 @@ pub async fn gather(
             aws.service(&service_name)
         })
         .shared();
-    let probe_host = async {
+    // The host: --host, else known once the service has answered; the
+    // probes and the hosted zones that cover the host wait for it.
+    let host = async {
         match &inputs.host {
             Some(host) => Some(host.clone()),
             None => tidbpe_checks::host_of(&inputs, service_call.clone().await.as_ref()),
         }
-    };
+    }
+    .shared();
     let region_facts = async {
         tokio::join!(
             b.call_if(plan.wants(Need::Identity), Need::Identity, || aws
@@ -142,7 +148,7 @@ pub async fn gather(
                 let (client, found, round) = tokio::join!(
                     client(&b, aws, &inputs, this_instance.clone()),
                     listing,
-                    vpc_round(&b, aws, &plan, vpc, &service_name, None, true)
+                    vpc_round(&b, aws, &plan, vpc, &inputs, host.clone(), None, true)
                 );
                 let chosen = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
                 Ok((client, Some(chosen), round))
@@ -171,7 +177,17 @@ pub async fn gather(
                 };
                 let round = match &chosen {
                     Ok(c) => {
-                        vpc_round(&b, aws, &plan, &c.vpc_id, &service_name, listed, false).await
+                        vpc_round(
+                            &b,
+                            aws,
+                            &plan,
+                            &c.vpc_id,
+                            &inputs,
+                            host.clone(),
+                            listed,
+                            false,
+                        )
+                        .await
                     }
                     Err(_) => VpcRound::default(),
                 };
@@ -179,9 +195,17 @@ pub async fn gather(
             }
         }
     };
-    let probing = vantage::run(probes, &inputs, probe_host, this_instance.clone(), deadline);
+    let probing = vantage::run(
+        probes,
+        &inputs,
+        host.clone(),
+        this_instance.clone(),
+        deadline,
+    );
     let ((identity, service, zones), vpc_facts, probes) =
         tokio::join!(region_facts, vpc_facts, probing);
+    // Done with the shared host (it borrows the inputs).
+    drop(host);
     let (client, chosen, round): (_, Option<Chosen>, _) = vpc_facts?;
     let (vpc_choice, vpc_choice_error) = match chosen {
         Some(Ok(c)) => (Some(c), None),
@@ -207,6 +231,8 @@ pub async fn gather(
         dns_hostnames: round.dns_hostnames,
         dhcp_options: round.dhcp_options,
         hosted_zones: round.hosted_zones,
+        hosted_zone_vpcs: round.hosted_zone_vpcs,
+        hosted_zone_records: round.hosted_zone_records,
         endpoints: round.endpoints,
         subnets: round.subnets,
         endpoint_interfaces: round.endpoint_interfaces,
@@ -229,6 +255,8 @@ struct VpcRound {
     dns_hostnames: Option<Fact<bool>>,
     dhcp_options: Option<Fact<Option<DhcpOptions>>>,
     hosted_zones: Option<Fact<Vec<HostedZone>>>,
+    hosted_zone_vpcs: Option<Fact<Vec<ZoneVpcs>>>,
+    hosted_zone_records: Option<Fact<Vec<ZoneRecords>>>,
     endpoints: Option<Fact<Vec<Endpoint>>>,
     subnets: Option<Fact<Vec<Subnet>>>,
     endpoint_interfaces: Option<Fact<Vec<NetworkInterface>>>,
@@ -268,18 +296,23 @@ async fn client(
     this_instance.await.map(Ok)
 }
 
-/// The facts of one VPC that `plan` wants. `listed`: the region's
-/// endpoints for the service, when discovery already fetched them.
-/// `named`: the VPC comes from `--vpc-id`, so it must be shown to exist.
+/// The facts of one VPC that `plan` wants. `host`: the host, once known
+/// (the hosted zones that cover it get their VPCs and records read).
+/// `listed`: the region's endpoints for the service, when discovery already
+/// fetched them. `named`: the VPC comes from `--vpc-id`, so it must be shown
+/// to exist.
+#[allow(clippy::too_many_arguments)]
 async fn vpc_round(
     b: &Bounded,
     aws: &Aws,
     plan: &Plan,
     vpc_id: &str,
-    service_name: &str,
+    inputs: &Inputs,
+    host: impl Future<Output = Option<String>>,
     listed: Option<Vec<Endpoint>>,
     named: bool,
 ) -> VpcRound {
+    let service_name = inputs.service_name.as_deref().unwrap_or_default();
     let wants = |n| plan.wants(n);
     // A VPC named with --vpc-id must exist: DescribeVpcs is how we know
     // (filtered calls answer empty lists for a VPC that does not exist).
@@ -313,11 +346,11 @@ async fn vpc_round(
         };
         let interfaces = match &endpoints {
             Ok(eps) if wants(Need::NetworkInterfaces) => {
-                // Only the service's endpoints: an unrelated endpoint's stale
-                // interface must not fail the call.
+                // Only the service's endpoints that still exist; the call asks
+                // by filter, so a stale ID is skipped, never fails it.
                 let ids: Vec<String> = eps
                     .iter()
-                    .filter(|e| e.service_name == service_name)
+                    .filter(|e| e.service_name == service_name && !e.is_deleted())
                     .flat_map(|e| e.network_interface_ids.iter().cloned())
                     .collect();
                 Some(
@@ -366,13 +399,51 @@ async fn vpc_round(
             aws.vpc_attribute(vpc_id, name.clone())
         })
     };
+    // The zones that cover the host: their VPCs and their records (VPC004).
+    let zone_chain = async {
+        if !wants(Need::HostedZones) {
+            return (None, None, None);
+        }
+        let (zones, host) =
+            tokio::join!(b.call(Need::HostedZones, || aws.hosted_zones(vpc_id)), host);
+        // No host known (no --host, and the service named none): no zone
+        // covers it; VPC004 says why from the facts.
+        let host = host.unwrap_or_default();
+        let host = host.as_str();
+        let covering: Vec<&HostedZone> = zones
+            .as_ref()
+            .map(|zs| {
+                zs.iter()
+                    .filter(|z| !host.is_empty() && z.covers(host))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Asked only when the zones were read, and only of the covering ones.
+        let want_vpcs = zones.is_ok() && wants(Need::HostedZoneVpcs);
+        let want_records = zones.is_ok() && wants(Need::HostedZoneRecords);
+        let (vpcs, records) =
+            tokio::join!(
+                futures::future::join_all(
+                    covering
+                        .iter()
+                        .filter(|_| want_vpcs)
+                        .map(|z| { b.call(Need::HostedZoneVpcs, || aws.hosted_zone_vpcs(&z.id)) })
+                ),
+                futures::future::join_all(covering.iter().filter(|_| want_records).map(|z| {
+                    b.call(Need::HostedZoneRecords, || aws.zone_records(&z.id, host))
+                })),
+            );
+        let vpcs = want_vpcs.then(|| vpcs.into_iter().collect::<Result<Vec<_>, _>>());
+        let records = want_records.then(|| records.into_iter().collect::<Result<Vec<_>, _>>());
+        (Some(zones), vpcs, records)
+    };
     let (
         (vpc, dhcp_options),
         (endpoints, endpoint_interfaces),
         (security_groups, prefix_lists),
+        (hosted_zones, hosted_zone_vpcs, hosted_zone_records),
         dns_support,
         dns_hostnames,
-        hosted_zones,
         subnets,
         network_acls,
         resolver_rules,
@@ -380,10 +451,9 @@ async fn vpc_round(
         vpc_chain,
         endpoint_chain,
         group_chain,
+        zone_chain,
         attribute(VpcAttributeName::EnableDnsSupport),
         attribute(VpcAttributeName::EnableDnsHostnames),
-        b.call_if(wants(Need::HostedZones), Need::HostedZones, || aws
-            .hosted_zones(vpc_id)),
         b.call_if(wants(Need::Subnets), Need::Subnets, || aws.subnets(vpc_id)),
         b.call_if(wants(Need::NetworkAcls), Need::NetworkAcls, || aws
             .network_acls(vpc_id)),
@@ -396,6 +466,8 @@ async fn vpc_round(
         dns_hostnames,
         dhcp_options,
         hosted_zones,
+        hosted_zone_vpcs,
+        hosted_zone_records,
         endpoints,
         subnets,
         endpoint_interfaces,

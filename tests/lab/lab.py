@@ -68,8 +68,12 @@ def apply_moto_patches():
     from moto.ec2.models import vpcs as vpcs_mod
     from moto.ec2.responses import vpcs as vpc_responses
 
-    # (i) An endpoint's state follows its tag "lab:state" (moto: always "available").
+    # (i) An endpoint's state follows its tag "lab:state" (moto: always
+    # "available"), until it is deleted: a deleted endpoint says "deleted",
+    # whatever its tag said before (a fix that deletes it must show).
     def get_state(self):
+        if self.__dict__.get("_lab_state") == "deleted":
+            return "deleted"
         for tag in self.get_tags():
             if tag.get("key") == "lab:state":
                 return tag.get("value")
@@ -132,12 +136,39 @@ def apply_moto_patches():
                 eni.private_ip_address = ip
                 eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": ip}]
 
+    # (vi) An interface endpoint's DnsEntries look like AWS's (moto gives one
+    # malformed entry, "vpce-…-x.com.amazonaws.vpce…"): the regional name
+    # first, then one zonal name per subnet's AZ, then, with private DNS on,
+    # the service's private DNS name.
+    def aws_dns_entries(backend, ep):
+        svc_id = ep.service_name.rsplit(".", 1)[-1]
+        rng = random.Random(ep.id)
+        suffix = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+        zone = "Z7HUB22UULQXV"  # AWS's zone for us-east-1's vpce.amazonaws.com names
+        entries = [{"dns_name": f"{ep.id}-{suffix}.{svc_id}.{REGION}.vpce.amazonaws.com", "hosted_zone_id": zone}]
+        for subnet_id in ep.subnet_ids or []:
+            az = backend.get_subnet(subnet_id).availability_zone
+            entries.append({"dns_name": f"{ep.id}-{suffix}-{az}.{svc_id}.{REGION}.vpce.amazonaws.com",
+                            "hosted_zone_id": zone})
+        return entries
+
+    def private_dns_entry(backend, ep):
+        svc = backend.configurations.get(ep.service_name.rsplit(".", 1)[-1])
+        return {"dns_name": (svc and svc.private_dns_name) or HOST, "hosted_zone_id": "ZPRIVATEDNSLAB"}
+
+    def dress_dns_entries(backend, ep):
+        regional_and_zonal = [e for e in (ep.dns_entries or []) if e.get("hosted_zone_id") != "ZPRIVATEDNSLAB"]
+        if not regional_and_zonal or ".vpce.amazonaws.com" not in regional_and_zonal[0]["dns_name"]:
+            regional_and_zonal = aws_dns_entries(backend, ep)
+        ep.dns_entries = regional_and_zonal + ([private_dns_entry(backend, ep)] if ep.private_dns_enabled else [])
+
     orig_create = vpcs_mod.VPCBackend.create_vpc_endpoint
 
     def create_vpc_endpoint(self, *args, **kwargs):
         ep = orig_create(self, *args, **kwargs)
         if (ep.vpc_endpoint_type or "").lower() == "interface":
             dress_enis(self, ep)
+            dress_dns_entries(self, ep)
         return ep
 
     vpcs_mod.VPCBackend.create_vpc_endpoint = create_vpc_endpoint
@@ -181,6 +212,8 @@ def apply_moto_patches():
         if enabled is not None:
             ep = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
             ep.private_dns_enabled = enabled
+            if (ep.vpc_endpoint_type or "").lower() == "interface":
+                dress_dns_entries(self.ec2_backend, ep)
         return result
 
     vpc_responses.VPCs.modify_vpc_endpoint = modify_vpc_endpoint_response
@@ -518,6 +551,8 @@ SCENARIOS = {
     "client-other-az": dict(endpoint_subnets=("az2",)),
     "dhcp-custom": dict(dhcp_servers=["10.0.0.53"]),
     "hosted-zone-shadow": dict(hosted_zone="tidbcloud.com"),
+    "hosted-zone-parent-private-dns-off": dict(hosted_zone="tidbcloud.com", private_dns=False),
+    "hosted-zone-exact": dict(hosted_zone=HOST, private_dns=False),
     "hosted-zone-unrelated": dict(hosted_zone="example.internal"),
     "sg-3306-only": dict(endpoint_ingress=lambda w: [rule("tcp", 3306, sg=w["client_sg"])]),
     "sg-cidr-excludes-client": dict(endpoint_ingress=lambda w: [rule("tcp", 4000, cidr="10.0.2.0/24")]),
@@ -537,6 +572,8 @@ SCENARIOS = {
     "two-endpoints-in-region": dict(second_vpc=True),
     "endpoint-deleted-beside-live": dict(deleted_endpoint=True),
     "endpoint-only-deleted": dict(endpoint=False, deleted_endpoint=True),
+    "nacl-client-linux-ephemeral": dict(nacl=nacl(("client",), acl(100, True, "allow"),
+                                                  acl(100, False, "allow", "6", (32768, 60999)))),
     # Issue 13: what AWS and TiDB Cloud know beyond the guide.
     "service-own-host": dict(beyond=dict(service_host=OWN_HOST)),
     "private-dns-unverified": dict(beyond=dict(verification="pendingVerification")),
