@@ -10,6 +10,7 @@
 mod common;
 
 mod believe;
+mod beyond;
 mod cli;
 mod deadline;
 mod discovery;

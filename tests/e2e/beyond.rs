@@ -13,21 +13,11 @@
 //! - IPV001: an IPv6-only client cannot reach an IPv4-only service;
 //! - EP003: a client outside the VPC is told the three ways that work.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::{assert_valid_report, world, Expect, FaultProxy, Run, World};
+use crate::common::{assert_valid_report, world, Expect, FaultProxy, Run, World};
 use serde_json::Value;
 
 const GUIDE_HOST: &str = "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com";
 const OWN_HOST: &str = "tidb-0a1b2c3d-privatelink.us-east-1.prod.aws.tidbcloud.com";
-
-/// The test harness starts tests in name order: this one starts the lab
-/// while the lab-free tests run.
-#[test]
-fn a_lab_starts_in_the_background() {
-    common::start_lab_in_background();
-}
 
 fn raw<'a>(w: &'a World, key: &str) -> &'a Value {
     let v = &w.raw[key];
@@ -43,7 +33,7 @@ fn evidence(run: &Run, id: &str, key: &str) -> Value {
 
 #[test]
 fn aa_the_catalog_policy_and_pages_carry_the_new_checks() {
-    let run = Run::of(common::tidbpe_isolated().arg("iam-policy"));
+    let run = Run::of(crate::common::tidbpe_isolated().arg("iam-policy"));
     assert_eq!(run.code, 0, "{}", run.stderr);
     for action in [
         "route53resolver:ListResolverRuleAssociations",
@@ -51,11 +41,11 @@ fn aa_the_catalog_policy_and_pages_carry_the_new_checks() {
     ] {
         assert!(run.stdout.contains(action), "{action}:\n{}", run.stdout);
     }
-    let run = Run::of(common::tidbpe_isolated().arg("checks"));
+    let run = Run::of(crate::common::tidbpe_isolated().arg("checks"));
     for id in ["SVC002", "DNS004", "IPV001"] {
         assert!(run.stdout.contains(id), "{id}:\n{}", run.stdout);
     }
-    let run = Run::of(common::tidbpe_isolated().args(["explain", "DNS004"]));
+    let run = Run::of(crate::common::tidbpe_isolated().args(["explain", "DNS004"]));
     assert!(
         run.stdout.contains(
             "`route53resolver:ListResolverRuleAssociations`, `route53resolver:GetResolverRule`"
