@@ -38,7 +38,7 @@ if ! "$venv/bin/python" -c "import ziglang" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
 fi
-if [ "$(cargo zigbuild --version 2>/dev/null | awk '{print $2}')" != "$ZIGBUILD_VERSION" ]; then
+if [ "$(cargo-zigbuild --version 2>/dev/null | awk '{print $2}')" != "$ZIGBUILD_VERSION" ]; then
     echo "dist.sh: installing cargo-zigbuild $ZIGBUILD_VERSION"
     cargo install --locked --quiet cargo-zigbuild --version "$ZIGBUILD_VERSION"
 fi

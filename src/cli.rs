@@ -2,7 +2,7 @@
 //! any network call. A bad value is one line naming the flag and the
 //! expected form (exit 2). Turning the flags into `Inputs`: `inputs.rs`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ pub struct DoctorArgs {
     /// AWS region; default: the region in the service name.
     #[arg(long, value_name = "REGION", value_parser = parse_region)]
     pub region: Option<String>,
-    /// Connection host; default: gateway01-privatelink.<region>.prod.aws.tidbcloud.com.
+    /// Connection host; default: the endpoint service's private DNS name (e.g. gateway01-privatelink.<region>.prod.aws.tidbcloud.com).
     #[arg(long, value_name = "HOST", value_parser = parse_host)]
     pub host: Option<String>,
     /// Connection port; default: 4000.
@@ -110,6 +110,15 @@ pub struct DoctorArgs {
     /// The client's IP address, when it is not this machine or an instance.
     #[arg(long, value_name = "IP", value_parser = parse_client_ip, conflicts_with = "instance_id")]
     pub client_ip: Option<IpAddr>,
+    /// Run the DNS and TCP probes from this machine even when it is not an instance in the VPC (a peered VPC, a VPN, a container).
+    #[arg(long, conflicts_with = "no_probe")]
+    pub probe: bool,
+    /// Do not run the DNS and TCP probes.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// Resolve the host with this DNS server instead of the system's resolver.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    pub dns_server: Option<SocketAddr>,
     /// Bound on the whole run, in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub timeout: Duration,
@@ -192,6 +201,33 @@ fn parse_client_ip(s: &str) -> Result<IpAddr, String> {
         .map_err(|_| "expected an IPv4 or IPv6 address such as 10.0.1.25".into())
 }
 
+/// `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address; port 53 by default.
+fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    let expected = || {
+        "expected a DNS server address such as 10.0.0.2, 10.0.0.2:53 or [fd00:ec2::253]:53"
+            .to_string()
+    };
+    let addr = match s.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, 53),
+        Err(_) => s.parse::<SocketAddr>().map_err(|_| expected())?,
+    };
+    if addr.port() == 0 || addr.ip().is_unspecified() {
+        return Err(expected());
+    }
+    Ok(addr)
+}
+
+impl DoctorArgs {
+    /// `--probe` / `--no-probe`: `None` lets the vantage decide.
+    pub fn probe_flag(&self) -> Option<bool> {
+        match (self.probe, self.no_probe) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 3600.0 => {
@@ -246,5 +282,37 @@ fn parse_profile(s: &str) -> Result<String, String> {
         Ok(s.to_string())
     } else {
         Err("expected a profile name from ~/.aws/config".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_server_takes_an_address_with_or_without_a_port() {
+        let ok = |s: &str| parse_dns_server(s).map(|a| a.to_string());
+        assert_eq!(ok("10.0.0.2").as_deref(), Ok("10.0.0.2:53"));
+        assert_eq!(ok("10.0.0.2:5353").as_deref(), Ok("10.0.0.2:5353"));
+        assert_eq!(ok("fd00:ec2::253").as_deref(), Ok("[fd00:ec2::253]:53"));
+        assert_eq!(
+            ok("[fd00:ec2::253]:54").as_deref(),
+            Ok("[fd00:ec2::253]:54")
+        );
+        for bad in [
+            "",
+            "dns.example",
+            "10.0.0.2:0",
+            "10.0.0.2:99999",
+            "0.0.0.0",
+            "10.0.0.256",
+            "10.0.0.2:53:53",
+        ] {
+            let err = parse_dns_server(bad).unwrap_err();
+            assert!(
+                err.starts_with("expected a DNS server address"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

@@ -271,7 +271,13 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         let margin = (timeout / 20).min(Duration::from_millis(300));
         let deadline = started + timeout - margin;
         let aws = Aws::load(&inputs.region, args.profile.as_deref(), deadline).await;
-        gather::gather(inputs, &aws, deadline).await
+        let probes = gather::vantage::ProbePlan {
+            flag: args.probe_flag(),
+            dns_server: args.dns_server,
+            files: gather::probe::resolv::ResolverFiles::default(),
+            activity: activity.clone(),
+        };
+        gather::gather(inputs, &aws, deadline, &probes).await
     });
     progress.finish();
     // Dropped tasks (hung connections) must not hold the exit.

@@ -1234,4 +1234,85 @@ mod facts_tests {
             );
         }
     }
+
+    /// The probe facts are redacted like every other fact: addresses in DNS
+    /// answers, hosts lines, `--dns-server` and the probed socket addresses
+    /// (IPv4 and `[IPv6]:port`), and text from the server; the probe checks
+    /// judge the redacted facts as they judged the plain ones.
+    #[test]
+    fn probe_facts_are_redacted_and_their_verdicts_survive() {
+        use tidbpe_checks::probe_facts::{
+            AddressProbe, DnsAnswer, FileContent, Greeting, GreetingRead, HostsEntry, TcpConnect,
+            TcpOutcome,
+        };
+        use tidbpe_checks::testing::{healthy, probes_mut, HOST};
+
+        let base = |answer: &str, pin: Option<&str>| {
+            let mut f = healthy();
+            let p = probes_mut(&mut f);
+            let dns = p.dns.as_mut().expect("dns");
+            dns.a.answer = DnsAnswer::Addresses {
+                addresses: vec![answer.parse().expect("ip")],
+                cnames: vec![],
+            };
+            let path = p.resolver_path.as_mut().expect("path");
+            path.dns_server = Some("10.0.0.53:53".parse().expect("addr"));
+            if let Some(pin) = pin {
+                path.hosts.content = FileContent::Read(vec![HostsEntry {
+                    line: 2,
+                    address: pin.parse().expect("ip"),
+                    names: vec![HOST.into()],
+                }]);
+            }
+            p.addresses.push(AddressProbe {
+                address: "[2600:1f18:abcd::5]:4000".parse().expect("addr"),
+                connect: TcpConnect {
+                    ms: 3,
+                    outcome: TcpOutcome::Connected,
+                },
+                greeting: Some(GreetingRead {
+                    ms: 1,
+                    greeting: Greeting::Err {
+                        code: 1105,
+                        sql_state: None,
+                        message: "host 10.0.10.4:51234 (ip-10-0-10-4) is not allowed".into(),
+                    },
+                }),
+            });
+            f
+        };
+        let worlds = [
+            base("10.0.1.10", None),
+            base("10.0.3.99", Some("10.0.99.9")),
+            base("52.1.2.3", Some("10.0.1.10")),
+        ];
+        for plain in worlds {
+            let plain_findings = judge_all(&plain);
+            for _ in 0..10 {
+                let redacted = super::facts(&plain).expect("redacts");
+                let findings = judge_all(&redacted);
+                assert_eq!(statuses(&findings), statuses(&plain_findings));
+                let text = serde_json::to_string(&redacted).expect("facts serialize");
+                let replayed: Facts = serde_json::from_str(&text).expect("facts parse");
+                assert_eq!(judge_all(&replayed), findings);
+                let all = format!(
+                    "{text}{}",
+                    serde_json::to_string(&findings).expect("findings")
+                );
+                for secret in [
+                    "10.0.1.10",
+                    "10.0.3.99",
+                    "10.0.99.9",
+                    "10.0.0.53",
+                    "52.1.2.3",
+                    "10.0.10.4",
+                    "10-0-10-4",
+                    "2600:1f18:abcd",
+                ] {
+                    assert!(!all.contains(secret), "{secret} is left in {all}");
+                }
+                assert!(all.contains(HOST) && all.contains(":4000"));
+            }
+        }
+    }
 }

@@ -11,16 +11,18 @@
 
 // The engines are compiled into this test from the binary's sources: the
 // binary has no library to link against. (Their unit tests come along.)
+#[allow(dead_code)]
+#[path = "common/netns.rs"]
+mod netns;
 #[path = "../src/gather/probe/mod.rs"]
 mod probe;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use netns::NetLab;
 use serde_json::{json, Value};
 use tidbpe_checks::probe_facts::{
     AfterGreeting, DnsAnswer, FileContent, Greeting, ProbeFacts, ResolverSource, TcpOutcome,
@@ -29,7 +31,6 @@ use tidbpe_checks::probe_facts::{
 
 const HOST: &str = "gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com";
 const HELPER_ENV: &str = "TIDBPE_PROBE_LAB_HELPER";
-const LAB_START: Duration = Duration::from_secs(60);
 /// The engines must be done within their deadline plus this.
 const SLACK: Duration = Duration::from_millis(500);
 
@@ -56,133 +57,47 @@ fn helper() {
         &probe::resolv::ResolverFiles::default(),
         Vantage::decide(Some(true), Err("no IMDS in the lab"), None),
         tokio::time::Instant::now() + timeout,
+        &(),
     ));
     let elapsed = start.elapsed().as_millis();
     println!("PROBE_ELAPSED_MS {elapsed}");
     println!("PROBE_FACTS {}", serde_json::to_string(&facts).unwrap());
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(tool: &str) -> bool {
-    let dirs = std::env::var("PATH").unwrap_or_default();
-    let found = dirs
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .any(|d| Path::new(d).join(tool).exists());
-    found
-}
-
-/// One lab; stopped (stdin closed, then by PID) when dropped.
-struct NetLab {
-    child: Child,
-    info: Value,
-}
-
-impl NetLab {
-    fn up(args: &[&str]) -> NetLab {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/netns.py");
-        let name = format!("tpl{}", std::process::id());
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["up", "--name", &name, "--host", HOST])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tests/lab/netns.py");
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let (etx, erx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = etx.send(text);
-        });
-        match rx.recv_timeout(LAB_START) {
-            Ok(line) if !line.trim().is_empty() => NetLab {
-                child,
-                info: serde_json::from_str(&line).unwrap(),
-            },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = erx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
-                panic!("netns.py up failed:\n{err}");
-            }
-        }
-    }
-
-    fn client_ns(&self) -> String {
-        self.info["client_ns"].as_str().unwrap().to_string()
-    }
-
-    /// Run the engines inside the client namespace.
-    fn probe(
-        &self,
-        host: &str,
-        port: u16,
-        dns_server: Option<&str>,
-        timeout_ms: u64,
-    ) -> (ProbeFacts, Duration) {
-        let exe = std::env::current_exe().unwrap();
-        let spec =
-            json!({"host": host, "port": port, "dns_server": dns_server, "timeout_ms": timeout_ms});
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.client_ns()])
-            .arg(exe)
-            .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
-            .env(HELPER_ENV, spec.to_string())
-            .output()
-            .expect("run the helper inside the namespace");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "helper failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let field = |prefix: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.find(prefix).map(|at| &l[at + prefix.len()..]))
-                .unwrap_or_else(|| panic!("no {prefix} in: {stdout}"))
-                .to_string()
-        };
-        let facts = serde_json::from_str(&field("PROBE_FACTS ")).unwrap();
-        let ms: u64 = field("PROBE_ELAPSED_MS ").trim().parse().unwrap();
-        (facts, Duration::from_millis(ms))
-    }
-}
-
-impl Drop for NetLab {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Run the engines inside the client namespace.
+fn probe_in(
+    lab: &NetLab,
+    host: &str,
+    port: u16,
+    dns_server: Option<&str>,
+    timeout_ms: u64,
+) -> (ProbeFacts, Duration) {
+    let exe = std::env::current_exe().unwrap();
+    let spec =
+        json!({"host": host, "port": port, "dns_server": dns_server, "timeout_ms": timeout_ms});
+    let mut helper = Command::new(&exe);
+    helper.env(HELPER_ENV, spec.to_string());
+    let out = lab
+        .command(&exe, &helper)
+        .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
+        .output()
+        .expect("run the helper inside the namespace");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helper failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.find(prefix).map(|at| &l[at + prefix.len()..]))
+            .unwrap_or_else(|| panic!("no {prefix} in: {stdout}"))
+            .to_string()
+    };
+    let facts = serde_json::from_str(&field("PROBE_FACTS ")).unwrap();
+    let ms: u64 = field("PROBE_ELAPSED_MS ").trim().parse().unwrap();
+    (facts, Duration::from_millis(ms))
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -191,21 +106,8 @@ fn ip(s: &str) -> IpAddr {
 
 #[test]
 fn probes_from_inside_a_namespace() {
-    if !is_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root: the namespace lab must run there"
-        );
-        eprintln!(
-            "probe_lab: not root, the network-namespace lab is not run (run as root to test it)"
-        );
+    if !netns::netns_available("probe_lab") {
         return;
-    }
-    for tool in ["ip", "iptables", "dnsmasq", "mariadbd"] {
-        assert!(
-            have(tool),
-            "{tool} is missing: apt-get install -y iproute2 iptables dnsmasq-base mariadb-server"
-        );
     }
     let endpoints = [
         ("10.0.1.5", "tidb"),
@@ -244,13 +146,12 @@ fn probes_from_inside_a_namespace() {
         }
     });
     args.extend(["--forward".into(), host_port.to_string()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let lab = NetLab::up(&args);
+    let lab = NetLab::up(HOST, &args);
     let client_ns = lab.client_ns();
 
     // The system resolver and hosts file of the namespace, every address.
     let timeout = Duration::from_millis(2500);
-    let (facts, took) = lab.probe(HOST, 4000, None, 2500);
+    let (facts, took) = probe_in(&lab, HOST, 4000, None, 2500);
     assert!(took <= timeout + SLACK, "took {took:?}");
     let path = facts.resolver_path.as_ref().unwrap();
     assert_eq!(path.system_servers(), vec![ip("169.254.169.253")]);
@@ -317,7 +218,8 @@ fn probes_from_inside_a_namespace() {
     assert_eq!(handshake("10.0.11.5").after, AfterGreeting::Closed);
 
     // --dns-server: NXDOMAIN for a name of the domain that does not exist.
-    let (facts, _) = lab.probe(
+    let (facts, _) = probe_in(
+        &lab,
         "gateway99-privatelink.us-east-1.prod.aws.tidbcloud.com",
         4000,
         Some("10.0.0.2:53"),
@@ -335,13 +237,13 @@ fn probes_from_inside_a_namespace() {
     );
 
     for (server, code) in [("10.0.0.53:53", "SERVFAIL"), ("10.0.0.55:53", "REFUSED")] {
-        let (facts, _) = lab.probe(HOST, 4000, Some(server), 2500);
+        let (facts, _) = probe_in(&lab, HOST, 4000, Some(server), 2500);
         let want = DnsAnswer::ServerError { code: code.into() };
         assert_eq!(facts.dns.as_ref().unwrap().a.answer, want, "{server}");
     }
 
     // A silent server: both lookups time out, within the deadline.
-    let (facts, took) = lab.probe(HOST, 4000, Some("10.0.0.54:53"), 1500);
+    let (facts, took) = probe_in(&lab, HOST, 4000, Some("10.0.0.54:53"), 1500);
     assert!(took <= Duration::from_millis(1500) + SLACK, "took {took:?}");
     let dns = facts.dns.as_ref().unwrap();
     assert_eq!(
@@ -350,7 +252,7 @@ fn probes_from_inside_a_namespace() {
     );
 
     // --forward: 127.0.0.1 inside the client reaches the host's server.
-    let (facts, _) = lab.probe("127.0.0.1", host_port, None, 1500);
+    let (facts, _) = probe_in(&lab, "127.0.0.1", host_port, None, 1500);
     let forwarded = &facts.addresses[0];
     assert_eq!(forwarded.connect.outcome, TcpOutcome::Connected);
     assert!(

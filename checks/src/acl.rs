@@ -15,10 +15,15 @@ use crate::read::{
     brief, client_elsewhere, client_error, endpoint_addresses, fact, join, known_client,
     main_endpoint, vpc_id, NO_CLIENT, NO_VPC,
 };
-use crate::rules::{free_rule_number, nacl_decide};
+use crate::rules::{free_rule_number, nacl_decide, ACL_FINAL_RULE};
 
-/// Ephemeral ports a client's replies come back to (AWS's recommendation).
+/// Ephemeral ports a client's replies come back to when the client is not
+/// known (AWS's advice for a mix of clients).
 const EPHEMERAL: (u16, u16) = (1024, 65535);
+/// Linux's default `ip_local_port_range`.
+const LINUX: (u16, u16) = (32768, 60999);
+/// Windows' default dynamic port range (Vista / Server 2008 and later).
+const WINDOWS: (u16, u16) = (49152, 65535);
 
 /// The ACL that governs a subnet: its association, else the VPC's default.
 fn acl_of<'a>(acls: &'a [NetworkAcl], subnet_id: &str) -> Option<&'a NetworkAcl> {
@@ -27,20 +32,64 @@ fn acl_of<'a>(acls: &'a [NetworkAcl], subnet_id: &str) -> Option<&'a NetworkAcl>
         .or_else(|| acls.iter().find(|a| a.is_default))
 }
 
+/// The ports replies go back to: the client's own range, read on the
+/// instance, or, elsewhere, 1024–65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReturnPorts {
+    /// The client's `ip_local_port_range`.
+    Client((u16, u16)),
+    /// Unknown: judged against 1024–65535; a narrower range that still
+    /// covers Linux's default only warns.
+    Any,
+}
+
+impl ReturnPorts {
+    fn of(range: Option<(u16, u16)>) -> Self {
+        range.map_or(ReturnPorts::Any, ReturnPorts::Client)
+    }
+
+    fn ports(self) -> (u16, u16) {
+        match self {
+            ReturnPorts::Client(range) => range,
+            ReturnPorts::Any => EPHEMERAL,
+        }
+    }
+
+    /// "ports 1024-65535", "ports 32768-60999 (the client's)".
+    fn label(self) -> String {
+        let (lo, hi) = self.ports();
+        match self {
+            ReturnPorts::Client(_) => format!("ports {lo}-{hi} (the client's)"),
+            ReturnPorts::Any => format!("ports {lo}-{hi}"),
+        }
+    }
+}
+
 /// One leg of the path through one ACL.
 struct Leg {
     egress: bool,
     peer: IpNet,
     ports: (u16, u16),
+    /// The return leg of an unknown client: Linux's range passing is a
+    /// warning, not a failure.
+    lenient: bool,
 }
 
-/// Judge the legs of each ACL once: the problems (summary, fix command) and
-/// the ACLs that passed. Rule numbers handed out are not handed out again.
+/// What blocks one leg: a summary, the command that opens it, and whether
+/// it only breaks some clients (a warning).
+struct Problem {
+    summary: String,
+    command: String,
+    warn: bool,
+}
+
+/// Judge the legs of each ACL once: the problems and the ACLs that passed.
+/// Rule numbers handed out are not handed out again.
 fn judge_acls(
     acls: &[(&NetworkAcl, Vec<String>)],
     legs: &[Leg],
     facts: &Facts,
-) -> (Vec<(String, String)>, Vec<String>) {
+) -> (Vec<Problem>, Vec<String>) {
     let mut problems = Vec::new();
     let mut passed = Vec::new();
     for (acl, subnets) in acls {
@@ -51,6 +100,22 @@ fn judge_acls(
             let Some(block) = decision.blocked_by else {
                 continue;
             };
+            let allows = |range| nacl_decide(acl, leg.egress, leg.peer, range).allowed;
+            // Which clients the narrower range breaks, when Linux's passes.
+            let warn = leg.lenient && allows(LINUX);
+            let mut summary = format!("{}: {}", acl.network_acl_id, block.description);
+            if warn {
+                let broken = if allows(WINDOWS) {
+                    "clients whose ports lie elsewhere in 1024-65535 (NAT, older or tuned systems)"
+                        .to_string()
+                } else {
+                    format!("Windows clients ({}-{})", WINDOWS.0, WINDOWS.1)
+                };
+                summary.push_str(&format!(
+                    " (Linux clients, {}-{}, get their replies; {broken} would not)",
+                    LINUX.0, LINUX.1
+                ));
+            }
             let mut candidate: NetworkAcl = (*acl).clone();
             // Keep numbers suggested for earlier legs out of the next pick.
             for (egress, n) in &taken {
@@ -63,22 +128,33 @@ fn judge_acls(
                     port_range: Some((0, 0)),
                 });
             }
-            let number = free_rule_number(&candidate, leg.egress, block.rule_number);
+            // The final `*` deny (32767, listed by AWS) blocks what nothing
+            // allows: any free number does, the usual 100, 110, … read best.
+            let before = block.rule_number.filter(|&n| n < ACL_FINAL_RULE);
+            let number = free_rule_number(&candidate, leg.egress, before);
             if let Some(n) = number {
                 taken.insert((leg.egress, n));
             }
+            // A return leg is opened for 1024-65535 whatever was judged: it
+            // covers every client and undoes nothing.
+            let ports = if leg.ports.0 == leg.ports.1 {
+                leg.ports
+            } else {
+                EPHEMERAL
+            };
             let command = create_network_acl_entry(
                 facts,
                 &acl.network_acl_id,
                 leg.egress,
                 number,
-                leg.ports,
+                ports,
                 leg.peer,
             );
-            problems.push((
-                format!("{}: {}", acl.network_acl_id, block.description),
+            problems.push(Problem {
+                summary,
                 command,
-            ));
+                warn,
+            });
         }
         if problems.len() == before {
             passed.push(format!("{} ({})", acl.network_acl_id, subnets.join(", ")));
@@ -112,18 +188,25 @@ fn acls_of<'a>(
     out
 }
 
-fn acl_outcome(problems: Vec<(String, String)>, passed: Vec<String>, what: &str) -> Outcome {
+fn acl_outcome(problems: Vec<Problem>, passed: Vec<String>, what: &str) -> Outcome {
     if problems.is_empty() {
-        Outcome::pass(format!("{what}: {}", join(&passed)))
-    } else {
-        let (summaries, commands): (Vec<String>, Vec<String>) = problems.into_iter().unzip();
-        Outcome::fail(brief(&summaries))
-            .with("blocked", &summaries)
-            .with_fix(Fix {
-                text: "Network ACLs are stateless and evaluated in rule-number order: add an allow entry with a number below the blocking one.".into(),
-                commands,
-            })
+        return Outcome::pass(format!("{what}: {}", join(&passed)));
     }
+    let warn_only = problems.iter().all(|p| p.warn);
+    let (summaries, commands): (Vec<String>, Vec<String>) =
+        problems.into_iter().map(|p| (p.summary, p.command)).unzip();
+    let outcome = if warn_only {
+        Outcome::warn(brief(&summaries)).with_fix(Fix {
+            text: "Replies go back to the client's ephemeral port, and network ACLs are stateless: allow 1024-65535 back (AWS's advice when clients differ) with a number below the blocking one. Linux clients with the default range work as it is.".into(),
+            commands,
+        })
+    } else {
+        Outcome::fail(brief(&summaries)).with_fix(Fix {
+            text: "Network ACLs are stateless and evaluated in rule-number order: add an allow entry with a number below the blocking one.".into(),
+            commands,
+        })
+    };
+    outcome.with("blocked", &summaries)
 }
 
 pub(crate) const ENDPOINT_SUBNET_ACL: Check = Check {
@@ -167,6 +250,7 @@ fn endpoint_subnet_acl(facts: &Facts) -> Judged {
             endpoint.endpoint_id
         )));
     }
+    let back = ReturnPorts::of(client.and_then(|c| c.local_port_range));
     let legs: Vec<Leg> = peers
         .iter()
         .flat_map(|peer| {
@@ -175,11 +259,13 @@ fn endpoint_subnet_acl(facts: &Facts) -> Judged {
                     egress: false,
                     peer: *peer,
                     ports: (port, port),
+                    lenient: false,
                 },
                 Leg {
                     egress: true,
                     peer: *peer,
-                    ports: EPHEMERAL,
+                    ports: back.ports(),
+                    lenient: back == ReturnPorts::Any,
                 },
             ]
         })
@@ -192,7 +278,10 @@ fn endpoint_subnet_acl(facts: &Facts) -> Judged {
     Ok(acl_outcome(
         problems,
         passed,
-        &format!("TCP {port} in from {whom} and ports 1024-65535 back out are allowed by"),
+        &format!(
+            "TCP {port} in from {whom} and {} back out are allowed by",
+            back.label()
+        ),
     )
     .with("endpoint_subnets", &endpoint.subnet_ids)
     .with("client", whom))
@@ -236,6 +325,7 @@ fn client_subnet_acl(facts: &Facts) -> Judged {
             endpoint.endpoint_id
         )));
     }
+    let back = ReturnPorts::of(client.local_port_range);
     let legs: Vec<Leg> = targets
         .iter()
         .flat_map(|ip| {
@@ -244,11 +334,13 @@ fn client_subnet_acl(facts: &Facts) -> Judged {
                     egress: true,
                     peer: IpNet::from(*ip),
                     ports: (port, port),
+                    lenient: false,
                 },
                 Leg {
                     egress: false,
                     peer: IpNet::from(*ip),
-                    ports: EPHEMERAL,
+                    ports: back.ports(),
+                    lenient: back == ReturnPorts::Any,
                 },
             ]
         })
@@ -259,8 +351,9 @@ fn client_subnet_acl(facts: &Facts) -> Judged {
         problems,
         passed,
         &format!(
-            "TCP {port} out to {} and ports 1024-65535 back in are allowed by",
-            join(&labels)
+            "TCP {port} out to {} and {} back in are allowed by",
+            join(&labels),
+            back.label()
         ),
     )
     .with("client_subnet", subnet)
@@ -390,6 +483,24 @@ pub(crate) mod tests {
         assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Unknown);
     }
 
+    /// Blocked by the final `*` rule as AWS lists it (32767): the numbers
+    /// suggested are the usual ones, not 32757.
+    #[test]
+    fn acl002_a_block_by_the_listed_final_rule_gets_a_usual_number() {
+        let mut f = healthy();
+        client_subnet_acl(
+            &mut f,
+            vec![
+                acl_entry(100, true, true, "-1", None),
+                acl_entry(100, false, true, "6", Some((22, 22))),
+                acl_entry(32767, false, false, "-1", None),
+                acl_entry(32767, true, false, "-1", None),
+            ],
+        );
+        let commands = CLIENT_SUBNET_ACL.run(&f).fix.unwrap().commands;
+        assert!(commands[0].contains("--rule-number 110 "), "{commands:?}");
+    }
+
     /// Two legs blocked in one ACL get two distinct free rule numbers.
     #[test]
     fn acl001_suggested_rule_numbers_do_not_collide() {
@@ -429,6 +540,99 @@ pub(crate) mod tests {
         assert_eq!(ENDPOINT_SUBNET_ACL.run(&f).status, Status::Pass);
         f.client = None;
         assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Skip);
+    }
+
+    /// An ACL that lets replies back only to Linux's default range: the
+    /// client's own range is judged on the instance; elsewhere it is a
+    /// warning naming the clients it breaks (issue 8, item 12).
+    #[test]
+    fn acl002_return_ports_are_the_clients_real_ones() {
+        let linux_only = |f: &mut Facts, ports: (u16, u16)| {
+            client_subnet_acl(
+                f,
+                vec![
+                    acl_entry(100, true, true, "-1", None),
+                    acl_entry(100, false, true, "6", Some(ports)),
+                ],
+            )
+        };
+        let mut f = healthy();
+        linux_only(&mut f, (32768, 60999));
+        let finding = CLIENT_SUBNET_ACL.run(&f);
+        assert_eq!(finding.status, Status::Warn, "{}", finding.summary);
+        assert!(
+            finding
+                .summary
+                .contains("Windows clients (49152-65535) would not"),
+            "{}",
+            finding.summary
+        );
+        let fix = finding.fix.unwrap();
+        assert!(
+            fix.commands[0].contains("--ingress --rule-number 110 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.0.1.10/32"),
+            "{:?}",
+            fix.commands
+        );
+        // Linux's and Windows' ranges, not the rest: others would break.
+        linux_only(&mut f, (32768, 65535));
+        let finding = CLIENT_SUBNET_ACL.run(&f);
+        assert_eq!(finding.status, Status::Warn);
+        assert!(
+            finding.summary.contains("elsewhere in 1024-65535"),
+            "{}",
+            finding.summary
+        );
+        // Windows' range only: Linux clients break, a failure.
+        linux_only(&mut f, (49152, 65535));
+        assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Fail);
+        // On the instance its own range is judged.
+        linux_only(&mut f, (32768, 60999));
+        client_mut(&mut f).local_port_range = Some((32768, 60999));
+        let finding = CLIENT_SUBNET_ACL.run(&f);
+        assert_eq!(finding.status, Status::Pass, "{}", finding.summary);
+        assert!(
+            finding
+                .summary
+                .contains("ports 32768-60999 (the client's) back in"),
+            "{}",
+            finding.summary
+        );
+        client_mut(&mut f).local_port_range = Some((1024, 65535));
+        assert_eq!(CLIENT_SUBNET_ACL.run(&f).status, Status::Fail);
+    }
+
+    #[test]
+    fn acl001_return_ports_are_the_clients_real_ones() {
+        let mut f = healthy();
+        endpoint_subnet_acl(
+            &mut f,
+            vec![
+                acl_entry(100, false, true, "-1", None),
+                acl_entry(100, true, true, "6", Some((32768, 60999))),
+            ],
+        );
+        let finding = ENDPOINT_SUBNET_ACL.run(&f);
+        assert_eq!(finding.status, Status::Warn, "{}", finding.summary);
+        assert!(
+            finding.summary.contains("Windows clients"),
+            "{}",
+            finding.summary
+        );
+        assert!(finding.fix.unwrap().commands[0].contains("--egress --rule-number 110 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.0.10.4/32"));
+        client_mut(&mut f).local_port_range = Some((32768, 60999));
+        assert_eq!(ENDPOINT_SUBNET_ACL.run(&f).status, Status::Pass);
+        // A port blocked on the way in still fails, whatever comes back.
+        endpoint_subnet_acl(
+            &mut f,
+            vec![
+                acl_entry(100, false, true, "6", Some((22, 22))),
+                acl_entry(100, true, true, "6", Some((32768, 60999))),
+            ],
+        );
+        client_mut(&mut f).local_port_range = None;
+        let finding = ENDPOINT_SUBNET_ACL.run(&f);
+        assert_eq!(finding.status, Status::Fail);
+        assert_eq!(finding.fix.unwrap().commands.len(), 2);
     }
 
     #[test]

@@ -10,13 +10,14 @@ use std::collections::BTreeSet;
 
 use crate::check::{Check, Finding, Need, Status};
 use crate::facts::{Facts, Inputs};
-use crate::{acl, aws, az, dns, ep, inp, net, sg, svc, tdb, vpc};
+use crate::{acl, aws, az, dns, ep, inp, ipv, net, sg, svc, tdb, vpc};
 
 /// Every check, in report order.
 pub static CATALOG: &[Check] = &[
     inp::TARGET_HOST,
     aws::AWS_IDENTITY,
     svc::ENDPOINT_SERVICE,
+    svc::SERVICE_PRIVATE_DNS,
     vpc::VPC_DNS_SUPPORT,
     vpc::VPC_DNS_HOSTNAMES,
     vpc::VPC_DHCP_RESOLVER,
@@ -33,9 +34,13 @@ pub static CATALOG: &[Check] = &[
     acl::CLIENT_SUBNET_ACL,
     dns::DNS_RESOLVES,
     dns::DNS_PRIVATE_ANSWER,
+    dns::DNS_RESOLVER_PATH,
+    dns::RESOLVER_RULES,
+    ipv::IP_FAMILY,
     net::TCP_CONNECT,
     net::MYSQL_HANDSHAKE,
     tdb::CLUSTER_STATE,
+    tdb::TIDB_AUTHORIZATION,
 ];
 
 /// Find a check by ID (any case) or slug.
@@ -50,16 +55,30 @@ pub fn judge_all(facts: &Facts) -> Vec<Finding> {
     CATALOG.iter().map(|c| c.run(facts)).collect()
 }
 
+/// Checks whose verdict depends on the host the client connects to (the
+/// live probes resolve and connect to it too). Without `--host` the host is
+/// the service's private DNS name (`read::host`), so selecting one of them
+/// gathers the service; the others only word a fix with it.
+pub const JUDGE_THE_HOST: &[&str] = &[
+    "INP001", "VPC004", "DNS001", "DNS002", "DNS003", "NET001", "NET002", "TDB002",
+];
+
 /// The calls the checks `inputs` selects need (`--only`, `--skip`), with
 /// the calls they take their input from ([`Need::requires`]): what gather
 /// makes, and nothing else. (Choosing the VPC and completing the client
 /// may add calls of their own: gather knows those.)
 pub fn selected_needs(inputs: &Inputs) -> BTreeSet<Need> {
-    let mut needs: BTreeSet<Need> = CATALOG
-        .iter()
-        .filter(|c| !inputs.deselected.contains_key(c.id))
-        .flat_map(|c| c.needs.iter().copied())
-        .collect();
+    let selected = || {
+        CATALOG
+            .iter()
+            .filter(|c| !inputs.deselected.contains_key(c.id))
+    };
+    let mut needs: BTreeSet<Need> = selected().flat_map(|c| c.needs.iter().copied()).collect();
+    // Without --host, the host is the service's private DNS name: a check
+    // that judges the host reads the service too.
+    if inputs.host.is_none() && selected().any(|c| JUDGE_THE_HOST.contains(&c.id)) {
+        needs.insert(Need::Service);
+    }
     // `requires` is one level deep today; loop so a deeper one stays right.
     loop {
         let more: Vec<Need> = needs
@@ -137,7 +156,12 @@ mod tests {
             az::tests::FAIL_CASES,
             sg::tests::FAIL_CASES,
             acl::tests::FAIL_CASES,
+            dns::tests::FAIL_CASES,
+            dns::dns004_tests::FAIL_CASES,
+            ipv::tests::FAIL_CASES,
+            net::tests::FAIL_CASES,
             tdb::tests::FAIL_CASES,
+            tdb::tdb002_tests::FAIL_CASES,
         ]
         .into_iter()
         .flatten()
@@ -146,16 +170,21 @@ mod tests {
 
     /// Checks whose worst verdict is a warning (it works, but badly): their
     /// "fail case" is a `warn` case.
-    const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002"];
+    const WARN_AT_WORST: &[&str] = &["VPC003", "AZ002", "TDB002"];
 
     /// Checks whose worst verdict is `unknown`: AWS001 reports whether the
     /// AWS side could be inspected; broken credentials are not a broken
     /// PrivateLink.
     const UNKNOWN_AT_WORST: &[&str] = &["AWS001"];
 
-    /// Checks that read no AWS fact, so no call can leave them unknown
-    /// (TDB001's unknown case, a state it does not know, is in its tests).
-    const NO_AWS_FACTS: &[&str] = &["INP001", "TDB001"];
+    /// Checks that read no AWS fact, so no call can leave them unknown (the
+    /// probe checks among them show `unknown` by a row of their FAIL_CASES;
+    /// TDB001's unknown case, a state it does not know, is in its tests).
+    const NO_AWS_FACTS: &[&str] = &["INP001", "DNS001", "NET001", "NET002", "TDB001"];
+
+    /// Checks that read only the inputs (the flags, `--cluster-json`): no
+    /// failed call can leave them unknown.
+    const NEVER_UNKNOWN: &[&str] = &["INP001", "TDB001"];
 
     /// Facts a check reads only for its wording or for a case the healthy
     /// world does not reach: it may still pass without them.
@@ -168,6 +197,29 @@ mod tests {
         ("SG002", Need::PrefixLists),
         ("SG001", Need::Vpc), // read when the client is unknown, or to warn it is outside the VPC
         ("ACL001", Need::Vpc), // only read when the client is unknown
+        ("EP002", Need::Service), // words pendingAcceptance (AcceptanceRequired)
+        ("DNS004", Need::Endpoints), // decides only a parent rule's case
+        ("DNS004", Need::HostedZones), // decides only a parent rule with private DNS off
+        ("DNS004", Need::Service), // the private DNS name; the host stands in for it
+        ("EP003", Need::Instance), // only tells whether the client is outside the VPC
+        ("EP003", Need::Vpc), // only tells whether the client is outside the VPC
+        ("EP004", Need::Service), // the private DNS name (else the host) and the model's words
+        ("TDB002", Need::Endpoints), // only the endpoint ID to add
+        ("AZ001", Need::Vpc), // only for a free CIDR in a create-subnet command
+        // Only read for a zone that covers the host (none in the healthy world).
+        ("VPC004", Need::HostedZoneVpcs),
+        ("VPC004", Need::HostedZoneRecords),
+        ("VPC004", Need::Endpoints),
+        // Only to name whose an address is and which check explains a
+        // public answer.
+        ("DNS002", Need::Vpc),
+        ("DNS002", Need::Subnets),
+        ("DNS002", Need::VpcAttributes),
+        ("DNS002", Need::DhcpOptions),
+        ("DNS002", Need::HostedZones),
+        // Only read when /etc/hosts pins the host.
+        ("DNS003", Need::Endpoints),
+        ("DNS003", Need::NetworkInterfaces),
     ];
 
     fn implemented() -> impl Iterator<Item = &'static Check> {
@@ -250,10 +302,13 @@ mod tests {
                 let mut facts = healthy();
                 deny(&mut facts, need);
                 check.run(&facts).status == Status::Unknown
-            });
+            }) || cases
+                .iter()
+                .any(|c| c.id == check.id && c.expect == Status::Unknown);
             if NO_AWS_FACTS.contains(&check.id) {
                 assert!(check.needs.is_empty(), "{} reads AWS facts", check.id);
-            } else {
+            }
+            if !NEVER_UNKNOWN.contains(&check.id) {
                 assert!(unknown, "{} has no unknown case", check.id);
             }
         }
@@ -263,6 +318,29 @@ mod tests {
             .chain(NO_AWS_FACTS)
         {
             assert!(find(id).is_some_and(|c| c.judge.is_some()), "{id}");
+        }
+    }
+
+    /// `PROBE_CHECKS` (what gather probes for) lists exactly the checks
+    /// whose verdict depends on the probe facts.
+    #[test]
+    fn probe_checks_are_exactly_the_checks_that_read_the_probes() {
+        use crate::probe_facts::PROBE_CHECKS;
+        for check in CATALOG {
+            let with = check.run(&healthy());
+            let mut facts = healthy();
+            facts.probes = None;
+            let without = check.run(&facts);
+            let reads = with.status != without.status || with.summary != without.summary;
+            assert_eq!(
+                reads,
+                PROBE_CHECKS.contains(&check.id),
+                "{} reads the probe facts: {reads}",
+                check.id
+            );
+        }
+        for id in PROBE_CHECKS {
+            assert!(find(id).is_some(), "{id}");
         }
     }
 
@@ -298,6 +376,25 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Without --host, a check that judges the host reads the service's
+    /// private DNS name: `--only INP001` gathers the service then, and
+    /// nothing with --host.
+    #[test]
+    fn inp001_without_host_selects_the_service() {
+        let mut inputs = healthy().inputs;
+        for c in CATALOG.iter().filter(|c| c.id != "INP001") {
+            inputs
+                .deselected
+                .insert(c.id.to_string(), "deselected (--only)".into());
+        }
+        assert!(selected_needs(&inputs).is_empty());
+        inputs.host = None;
+        assert_eq!(selected_needs(&inputs), BTreeSet::from([Need::Service]));
+        inputs.deselected.insert("INP001".into(), "x".into());
+        inputs.deselected.remove("VPC001");
+        assert!(!selected_needs(&inputs).contains(&Need::Service));
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct Outcome {
     pub summary: String,
     pub evidence: BTreeMap<String, Value>,
     pub fix: Option<Fix>,
+    /// Why this finding matters, when the explain page's "Why it matters"
+    /// paragraph is about another of the check's verdicts (a constant: it
+    /// keeps `Outcome` small).
+    pub why: Option<&'static str>,
 }
 
 impl Outcome {
@@ -66,6 +70,7 @@ impl Outcome {
             summary: summary.into(),
             evidence: BTreeMap::new(),
             fix: None,
+            why: None,
         }
     }
     pub fn pass(summary: impl Into<String>) -> Self {
@@ -166,8 +171,22 @@ impl Outcome {
         );
         self
     }
+    /// Add a list as evidence, only when it has items (reports stay as they
+    /// were where there is nothing to say).
+    pub fn with_items<T: Serialize>(self, key: &str, items: &[T]) -> Self {
+        if items.is_empty() {
+            self
+        } else {
+            self.with(key, items)
+        }
+    }
     pub fn with_fix(mut self, fix: Fix) -> Self {
         self.fix = Some(fix);
+        self
+    }
+    /// Say why this finding matters, in place of the explain page's paragraph.
+    pub fn with_why(mut self, why: &'static str) -> Self {
+        self.why = Some(why);
         self
     }
 }
@@ -188,12 +207,18 @@ pub enum Need {
     VpcAttributes,
     DhcpOptions,
     HostedZones,
+    /// The VPCs a covering hosted zone is associated with.
+    HostedZoneVpcs,
+    /// The records of a covering hosted zone that answer the host.
+    HostedZoneRecords,
     Endpoints,
     Subnets,
     NetworkInterfaces,
     SecurityGroups,
     PrefixLists,
     NetworkAcls,
+    ResolverRuleAssociations,
+    ResolverRules,
 }
 
 impl Need {
@@ -207,12 +232,16 @@ impl Need {
         Need::VpcAttributes,
         Need::DhcpOptions,
         Need::HostedZones,
+        Need::HostedZoneVpcs,
+        Need::HostedZoneRecords,
         Need::Endpoints,
         Need::Subnets,
         Need::NetworkInterfaces,
         Need::SecurityGroups,
         Need::PrefixLists,
         Need::NetworkAcls,
+        Need::ResolverRuleAssociations,
+        Need::ResolverRules,
     ];
 
     /// The call's name: the read-only IAM action that allows it.
@@ -226,24 +255,30 @@ impl Need {
             Need::VpcAttributes => "ec2:DescribeVpcAttribute",
             Need::DhcpOptions => "ec2:DescribeDhcpOptions",
             Need::HostedZones => "route53:ListHostedZonesByVPC",
+            Need::HostedZoneVpcs => "route53:GetHostedZone",
+            Need::HostedZoneRecords => "route53:ListResourceRecordSets",
             Need::Endpoints => "ec2:DescribeVpcEndpoints",
             Need::Subnets => "ec2:DescribeSubnets",
             Need::NetworkInterfaces => "ec2:DescribeNetworkInterfaces",
             Need::SecurityGroups => "ec2:DescribeSecurityGroups",
             Need::PrefixLists => "ec2:GetManagedPrefixListEntries",
             Need::NetworkAcls => "ec2:DescribeNetworkAcls",
+            Need::ResolverRuleAssociations => "route53resolver:ListResolverRuleAssociations",
+            Need::ResolverRules => "route53resolver:GetResolverRule",
         }
     }
 
     /// The calls whose answer this call takes its input from: the
     /// endpoints' interface IDs come from the endpoint listing, the prefix
     /// list IDs from the security groups' rules, the DHCP option set's ID
-    /// from the VPC. Gathering a need gathers these first.
+    /// from the VPC, the Resolver rules' IDs from their associations. Gathering a need gathers these first.
     pub fn requires(self) -> &'static [Need] {
         match self {
             Need::NetworkInterfaces => &[Need::Endpoints],
             Need::PrefixLists => &[Need::SecurityGroups],
             Need::DhcpOptions => &[Need::Vpc],
+            Need::HostedZoneVpcs | Need::HostedZoneRecords => &[Need::HostedZones],
+            Need::ResolverRules => &[Need::ResolverRuleAssociations],
             _ => &[],
         }
     }
@@ -323,6 +358,7 @@ impl Check {
             summary: outcome.summary,
             evidence: outcome.evidence,
             fix: outcome.fix,
+            why: outcome.why.map(str::to_string),
             duration_ms,
         }
     }
@@ -356,6 +392,10 @@ pub struct Finding {
     pub evidence: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// Why this finding matters, when it is not what the explain page's
+    /// "Why it matters" paragraph says (a check's warning about something else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// Time spent gathering the facts this check reads (the slowest call).
     #[serde(default)]
     pub duration_ms: u64,
@@ -386,15 +426,19 @@ mod tests {
             Need::VpcAttributes => 5,
             Need::DhcpOptions => 6,
             Need::HostedZones => 7,
-            Need::Endpoints => 8,
-            Need::Subnets => 9,
-            Need::NetworkInterfaces => 10,
-            Need::SecurityGroups => 11,
-            Need::PrefixLists => 12,
-            Need::NetworkAcls => 13,
+            Need::HostedZoneVpcs => 8,
+            Need::HostedZoneRecords => 9,
+            Need::Endpoints => 10,
+            Need::Subnets => 11,
+            Need::NetworkInterfaces => 12,
+            Need::SecurityGroups => 13,
+            Need::PrefixLists => 14,
+            Need::NetworkAcls => 15,
+            Need::ResolverRuleAssociations => 16,
+            Need::ResolverRules => 17,
         };
         let ordinals: Vec<usize> = Need::ALL.iter().map(|n| ordinal(*n)).collect();
-        assert_eq!(ordinals, (0..=13).collect::<Vec<_>>());
+        assert_eq!(ordinals, (0..=17).collect::<Vec<_>>());
     }
 
     /// Throttling and AWS's own failures say "run again", not "correct the

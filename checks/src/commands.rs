@@ -78,12 +78,61 @@ pub(crate) fn disassociate_vpc_from_hosted_zone(facts: &Facts, zone_id: &str, vp
     )
 }
 
+/// Take a Route 53 Resolver rule off a VPC (the rule stays for other VPCs).
+pub(crate) fn disassociate_resolver_rule(facts: &Facts, rule_id: &str, vpc: &str) -> String {
+    aws(
+        facts,
+        "route53resolver",
+        format!("disassociate-resolver-rule --resolver-rule-id {rule_id} --vpc-id {vpc}"),
+    )
+}
+
+/// `'text'` for a POSIX shell, whatever `text` holds.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Apply a change batch to a hosted zone (Route 53 is global: no region).
+pub(crate) fn change_resource_record_sets(zone_id: &str, batch: &serde_json::Value) -> String {
+    format!(
+        "aws route53 change-resource-record-sets --hosted-zone-id {} --change-batch {}",
+        zone_id.trim_start_matches("/hostedzone/"),
+        shell_quote(&batch.to_string())
+    )
+}
+
+/// Delete a hosted zone (Route 53 refuses while it holds records other than
+/// its SOA and NS).
+pub(crate) fn delete_hosted_zone(zone_id: &str) -> String {
+    format!(
+        "aws route53 delete-hosted-zone --id {}",
+        zone_id.trim_start_matches("/hostedzone/")
+    )
+}
+
+/// The records of a hosted zone.
+pub(crate) fn list_resource_record_sets(zone_id: &str) -> String {
+    format!(
+        "aws route53 list-resource-record-sets --hosted-zone-id {}",
+        zone_id.trim_start_matches("/hostedzone/")
+    )
+}
+
 /// What AWS sees of an endpoint service name in the region.
 pub(crate) fn describe_vpc_endpoint_services(facts: &Facts, service_name: &str) -> String {
     aws(
         facts,
         "ec2",
         format!("describe-vpc-endpoint-services --service-names {service_name}"),
+    )
+}
+
+/// The service's private DNS name and its verification state.
+pub(crate) fn describe_private_dns_name(facts: &Facts, service_name: &str) -> String {
+    aws(
+        facts,
+        "ec2",
+        format!("describe-vpc-endpoint-services --service-names {service_name} --query 'ServiceDetails[].[PrivateDnsName,PrivateDnsNameVerificationState]'"),
     )
 }
 
@@ -102,6 +151,15 @@ pub(crate) fn describe_vpc_endpoint_state(facts: &Facts, endpoint_id: &str) -> S
         facts,
         "ec2",
         format!("describe-vpc-endpoints --vpc-endpoint-ids {endpoint_id} --query 'VpcEndpoints[].State'"),
+    )
+}
+
+/// The DNS names of one endpoint (the regional one first).
+pub(crate) fn describe_vpc_endpoint_dns_names(facts: &Facts, endpoint_id: &str) -> String {
+    aws(
+        facts,
+        "ec2",
+        format!("describe-vpc-endpoints --vpc-endpoint-ids {endpoint_id} --query 'VpcEndpoints[].DnsEntries[].DnsName'"),
     )
 }
 
@@ -144,6 +202,20 @@ pub(crate) fn enable_private_dns(facts: &Facts, endpoint_id: &str) -> String {
     )
 }
 
+/// Give an endpoint the IP families of `ip_address_type` (`dualstack`),
+/// for its addresses and its DNS records alike.
+pub(crate) fn modify_vpc_endpoint_ip_address_type(
+    facts: &Facts,
+    endpoint_id: &str,
+    ip_address_type: &str,
+) -> String {
+    aws(
+        facts,
+        "ec2",
+        format!("modify-vpc-endpoint --vpc-endpoint-id {endpoint_id} --ip-address-type {ip_address_type} --dns-options DnsRecordIpType={ip_address_type}"),
+    )
+}
+
 /// Move an endpoint between subnets; an empty list leaves its flag out.
 pub(crate) fn modify_vpc_endpoint_subnets(
     facts: &Facts,
@@ -161,13 +233,15 @@ pub(crate) fn modify_vpc_endpoint_subnets(
     aws(facts, "ec2", args)
 }
 
-/// A new subnet in an AZ (by ID); the CIDR is the user's to choose.
-pub(crate) fn create_subnet(facts: &Facts, vpc: &str, az_id: &str) -> String {
+/// A new subnet in an AZ (by ID), printing its ID; `FREE_CIDR` when no
+/// free block of the VPC is known.
+pub(crate) fn create_subnet(facts: &Facts, vpc: &str, az_id: &str, cidr: Option<IpNet>) -> String {
+    let cidr = cidr.map_or_else(|| "FREE_CIDR".to_string(), |c| c.to_string());
     aws(
         facts,
         "ec2",
         format!(
-            "create-subnet --vpc-id {vpc} --availability-zone-id {az_id} --cidr-block FREE_CIDR"
+            "create-subnet --vpc-id {vpc} --availability-zone-id {az_id} --cidr-block {cidr} --query Subnet.SubnetId --output text"
         ),
     )
 }
@@ -281,7 +355,7 @@ mod tests {
             delete_vpc_endpoints(&f, &["vpce-1", "vpce-2"]),
             enable_private_dns(&f, "vpce-1"),
             modify_vpc_endpoint_subnets(&f, "vpce-1", &["subnet-1"], &[]),
-            create_subnet(&f, "vpc-1", "use1-az1"),
+            create_subnet(&f, "vpc-1", "use1-az1", None),
             authorize_sg_ingress(&f, "sg-1", 4000, SgPeerArg::Group("sg-2")),
             authorize_sg_ingress(&f, "sg-1", 4000, SgPeerArg::Net(v6)),
             authorize_sg_egress(&f, "sg-1", 4000, SgPeerArg::Net(net)),
@@ -314,6 +388,10 @@ mod tests {
         assert!(
             authorize_sg_ingress(&f, "sg-1", 4000, SgPeerArg::Placeholder)
                 .contains("--cidr VPC_CIDR")
+        );
+        assert_eq!(
+            change_resource_record_sets("/hostedzone/Z1", &serde_json::json!({"Comment": "it's"})),
+            r#"aws route53 change-resource-record-sets --hosted-zone-id Z1 --change-batch '{"Comment":"it'\''s"}'"#
         );
         assert_eq!(
             disassociate_vpc_from_hosted_zone(&f, "/hostedzone/Z1", "vpc-1"),

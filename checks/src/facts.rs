@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::check::Need;
+use crate::probe_facts::ProbeFacts;
 
 /// One gathered fact: what was seen, or why it could not be seen.
 pub type Fact<T> = Result<T, FactError>;
@@ -103,7 +104,11 @@ pub struct Inputs {
     #[serde(default)]
     pub az_ids: Vec<String>,
     pub region: String,
-    pub host: String,
+    /// `--host` (or the cluster JSON's host): what the user gave. `None`:
+    /// the host is the service's private DNS name, known only after the
+    /// service lookup (read it with `read::host`, never from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
@@ -229,6 +234,15 @@ pub struct Facts {
     /// `route53:ListHostedZonesByVPC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_zones: Option<Fact<Vec<HostedZone>>>,
+    /// `route53:GetHostedZone` of each hosted zone that covers the host:
+    /// the VPCs it is associated with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_vpcs: Option<Fact<Vec<ZoneVpcs>>>,
+    /// `route53:ListResourceRecordSets` of each hosted zone that covers the
+    /// host: the records that could answer it (named the host, under it, or
+    /// a wildcard over it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_records: Option<Fact<Vec<ZoneRecords>>>,
     /// `ec2:DescribeVpcEndpoints` of every endpoint in the VPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Fact<Vec<Endpoint>>>,
@@ -247,6 +261,15 @@ pub struct Facts {
     /// `ec2:DescribeNetworkAcls` of every network ACL in the VPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    /// `route53resolver:ListResolverRuleAssociations` of the VPC, each rule
+    /// read with `route53resolver:GetResolverRule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_rules: Option<Fact<Vec<ResolverRule>>>,
+    /// What the live probes (DNS, TCP, the MySQL greeting) saw from this
+    /// machine, or why they did not run; `None`: a report made without them,
+    /// or every probe check deselected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeFacts>,
     // Keyed by `Need`, written as its IAM action (the slowest call, when a
     // need is called more than once); an action this version does not know
     // is dropped when a report is read.
@@ -308,6 +331,20 @@ pub struct EndpointService {
     pub private_dns_names: Vec<String>,
     #[serde(default)]
     pub owner: Option<String>,
+    /// `PrivateDnsNameVerificationState`: `verified`, `pendingVerification`,
+    /// `failed`. `None`: AWS did not say (or a report of an older tidbpe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name_verification_state: Option<String>,
+    /// `AcceptanceRequired`: the owner accepts each endpoint (TiDB Cloud's
+    /// exclusive model: after the endpoint ID is registered in its console).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance_required: Option<bool>,
+    /// `SupportedIpAddressTypes` (`ipv4`, `ipv6`); `None`: not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_ip_address_types: Option<Vec<String>>,
+    /// `ServiceRegion`: where the service lives (cross-region PrivateLink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
 }
 
 /// One availability zone: the name is per-account, the ID is global.
@@ -414,6 +451,11 @@ pub struct Client {
     pub private_ip: Option<IpAddr>,
     #[serde(default)]
     pub security_group_ids: Vec<String>,
+    /// The ports this machine's connections leave from
+    /// (`/proc/sys/net/ipv4/ip_local_port_range`), read on the instance
+    /// itself; `None` elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_port_range: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -444,6 +486,103 @@ pub struct HostedZone {
     pub owning_service: Option<String>,
 }
 
+impl HostedZone {
+    /// The zone's ID without the `/hostedzone/` prefix Route 53 sometimes adds.
+    pub fn bare_id(&self) -> &str {
+        self.id.trim_start_matches("/hostedzone/")
+    }
+
+    /// The zone's name in lower case, without the final dot.
+    pub fn domain(&self) -> String {
+        self.name.trim_end_matches('.').to_ascii_lowercase()
+    }
+
+    /// Does the zone answer for `host`: is it named the host or one of its
+    /// parents?
+    pub fn covers(&self, host: &str) -> bool {
+        let zone = self.domain();
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        !zone.is_empty() && (host == zone || host.ends_with(&format!(".{zone}")))
+    }
+}
+
+/// The VPCs one private hosted zone is associated with (`GetHostedZone`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ZoneVpcs {
+    /// The zone's ID, bare (`Z0123…`).
+    pub zone_id: String,
+    #[serde(default)]
+    pub vpcs: Vec<ZoneVpc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ZoneVpc {
+    pub vpc_id: String,
+    pub region: String,
+}
+
+/// Records of one hosted zone that bear on the host (`ListResourceRecordSets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ZoneRecords {
+    /// The zone's ID, bare (`Z0123…`).
+    pub zone_id: String,
+    #[serde(default)]
+    pub records: Vec<DnsRecord>,
+}
+
+/// One Route 53 record set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DnsRecord {
+    /// As Route 53 gives it: final dot, `\052` for a leading `*`.
+    pub name: String,
+    /// `A`, `AAAA`, `CNAME`, `SOA`, `NS`, …
+    pub record_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    #[serde(default)]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_target: Option<AliasTarget>,
+    /// Set for weighted, latency, failover… records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_identifier: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AliasTarget {
+    pub dns_name: String,
+    pub hosted_zone_id: String,
+    #[serde(default)]
+    pub evaluate_target_health: bool,
+}
+
+impl DnsRecord {
+    /// The record's name in lower case, without the final dot, `*` decoded.
+    pub fn domain(&self) -> String {
+        self.name
+            .trim_end_matches('.')
+            .replace("\\052", "*")
+            .to_ascii_lowercase()
+    }
+
+    /// Does Route 53 answer `host` from this record: named exactly the host,
+    /// or a wildcard (`*.parent`) over it?
+    pub fn answers(&self, host: &str) -> bool {
+        let name = self.domain();
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        match name.strip_prefix("*.") {
+            Some(parent) => host.ends_with(&format!(".{parent}")),
+            None => name == host,
+        }
+    }
+
+    /// Does the record bear on `host`: it answers it, or it is named under it?
+    pub fn bears_on(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.answers(&host) || self.domain().ends_with(&format!(".{host}"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Endpoint {
     pub endpoint_id: String,
@@ -460,9 +599,51 @@ pub struct Endpoint {
     pub security_group_ids: Vec<String>,
     #[serde(default)]
     pub network_interface_ids: Vec<String>,
+    /// `IpAddressType`: `ipv4`, `dualstack`, `ipv6`; `None`: not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+    /// The endpoint's DNS names (`DnsEntries`): regional, zonal, and the
+    /// private DNS name when it is on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_entries: Vec<DnsEntry>,
+}
+
+/// One DNS name of an endpoint, with the Route 53 zone that serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DnsEntry {
+    pub dns_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
 }
 
 impl Endpoint {
+    /// The endpoint's regional DNS name
+    /// (`vpce-0a1b…-x1y2z3.vpce-svc-….us-east-1.vpce.amazonaws.com`): the
+    /// entry under `vpce.amazonaws.com` whose first label is the endpoint ID
+    /// and one suffix (a zonal name adds the AZ: `…-x1y2z3-us-east-1a`).
+    pub fn regional_dns_name(&self) -> Option<&str> {
+        self.dns_entries
+            .iter()
+            .map(|e| e.dns_name.trim_end_matches('.'))
+            .find(|name| {
+                let Some((first, rest)) = name.split_once('.') else {
+                    return false;
+                };
+                rest.ends_with(".vpce.amazonaws.com")
+                    && first
+                        .strip_prefix(&format!("{}-", self.endpoint_id))
+                        .is_some_and(|suffix| {
+                            !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+                        })
+            })
+    }
+
+    /// Was the endpoint deleted? AWS keeps listing it for a while; it is not
+    /// an endpoint any more.
+    pub fn is_deleted(&self) -> bool {
+        self.state.eq_ignore_ascii_case("deleted")
+    }
+
     /// Is the endpoint gone (or going) for good: a state it will never carry
     /// traffic from again?
     pub fn is_gone(&self) -> bool {
@@ -486,6 +667,14 @@ pub struct Subnet {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub cidr_block: Option<IpNet>,
+    /// `Ipv6Native`: an IPv6-only subnet (no IPv4 addresses at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_native: Option<bool>,
+    /// The subnet's associated IPv6 CIDR blocks (dual stack when it has an
+    /// IPv4 CIDR too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub ipv6_cidr_blocks: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -571,6 +760,36 @@ pub struct AclEntry {
     /// Port range, inclusive; `None`: all ports.
     #[serde(default)]
     pub port_range: Option<(u16, u16)>,
+}
+
+/// A Route 53 Resolver rule associated with the VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResolverRule {
+    /// `rslvr-rr-…`.
+    pub rule_id: String,
+    /// As Resolver gives it, usually with the final dot (`tidbcloud.com.`,
+    /// `.` for every name).
+    pub domain_name: String,
+    /// `FORWARD`, `SYSTEM` or `RECURSIVE`.
+    pub rule_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where a FORWARD rule sends queries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub target_ips: Vec<std::net::SocketAddr>,
+    /// The outbound endpoint that forwards (`rslvr-out-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_endpoint_id: Option<String>,
+    /// The owner's account (a rule shared through AWS RAM has another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// `rslvr-rrassoc-…`: the association with the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_id: Option<String>,
+    /// `COMPLETE`, `CREATING`, `DELETING`, `FAILED`, `OVERRIDDEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_status: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::check::{explain, Check, Fix, Judged, Outcome};
 use crate::facts::{Cluster, Facts, Inputs};
 use crate::names::{host_kind, region_of_service_name, HostKind};
-use crate::read::join;
+use crate::read::{covers, host, join, ok, private_dns_names};
 
 pub(crate) const TARGET_HOST: Check = Check {
     id: "INP001",
@@ -24,7 +24,13 @@ fn target_host(facts: &Facts) -> Judged {
     if let Some(cluster) = &inputs.cluster {
         not_on_privatelink(cluster)?;
     }
-    let host = inputs.host.as_str();
+    // `--host`, else the service's private DNS name (no host is assumed).
+    let host = host(facts)?;
+    let host = host.as_str();
+    let service_names = ok(&facts.service)
+        .and_then(|s| s.as_ref())
+        .map(private_dns_names)
+        .unwrap_or_default();
     let host_region = match host_kind(host) {
         HostKind::AwsPrivateLink { region } => region,
         HostKind::Gcp => {
@@ -38,19 +44,35 @@ fn target_host(facts: &Facts) -> Judged {
             }))
         }
         HostKind::AwsPublic { region } => {
-            let private = format!("gateway01-privatelink.{region}.prod.aws.tidbcloud.com");
+            // The private host is the service's private DNS name (SVC002).
+            let private = service_names.iter().find(|n| !n.starts_with("*."));
+            let (text, commands) = match private {
+                Some(private) => (
+                    format!("Use the private host, the endpoint service's private DNS name {private} (Connection Type \"Private\" in the TiDB Cloud console)."),
+                    vec![rerun(inputs, private, &region)],
+                ),
+                None => (
+                    "Use the private host shown under Connection Type \"Private\" in the TiDB Cloud console (the endpoint service's private DNS name).".to_string(),
+                    vec![],
+                ),
+            };
             return Ok(Outcome::fail(format!(
                 "{host} is the public endpoint of the cluster, not its private one"
             ))
             .with("host", host)
-            .with_fix(Fix {
-                text: format!("Use the private host shown under Connection Type \"Private\" in the TiDB Cloud console, e.g. {private}."),
-                commands: vec![rerun(inputs, &private, &region)],
-            }));
+            .with_fix(Fix { text, commands }));
         }
+        // Newer clusters have their own service and host: the service's
+        // private DNS name is a PrivateLink host whatever its shape.
+        HostKind::Other if service_names.iter().any(|n| covers(n, host)) => inputs
+            .service_name
+            .as_deref()
+            .and_then(region_of_service_name)
+            .unwrap_or(&inputs.region)
+            .to_string(),
         HostKind::Other => {
             return Ok(Outcome::fail(format!(
-                "{host} is not a TiDB Cloud PrivateLink host (gatewayNN-privatelink.<region>.prod.aws.tidbcloud.com)"
+                "{host} is not a TiDB Cloud PrivateLink host (the endpoint service's private DNS name, e.g. gatewayNN-privatelink.<region>.prod.aws.tidbcloud.com)"
             ))
             .with("host", host)
             .with_fix(Fix {
@@ -136,12 +158,12 @@ fn not_on_privatelink(cluster: &Cluster) -> Result<(), Outcome> {
 /// flag wins (it is what the doctor inspected), and the finding names both.
 fn disagreements(inputs: &Inputs, cluster: &Cluster) -> Result<(), Outcome> {
     let mut found: Vec<(&str, &str, String, String)> = Vec::new();
-    if let Some(host) = &cluster.host {
-        if !host.eq_ignore_ascii_case(&inputs.host) {
+    if let (Some(host), Some(flag)) = (&cluster.host, &inputs.host) {
+        if !host.eq_ignore_ascii_case(flag) {
             found.push((
                 "--host",
                 "endpoints.private.host",
-                inputs.host.clone(),
+                flag.clone(),
                 host.clone(),
             ));
         }
@@ -241,7 +263,8 @@ pub(crate) mod tests {
             name: "host in another region",
             expect: Status::Fail,
             mutate: |f| {
-                f.inputs.host = "gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com".into()
+                f.inputs.host =
+                    Some("gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com".into())
             },
         },
         FailCase {
@@ -254,19 +277,19 @@ pub(crate) mod tests {
             id: "INP001",
             name: "GCP host",
             expect: Status::Fail,
-            mutate: |f| f.inputs.host = "gateway01.us-central1.prod.gcp.tidbcloud.com".into(),
+            mutate: |f| f.inputs.host = Some("gateway01.us-central1.prod.gcp.tidbcloud.com".into()),
         },
         FailCase {
             id: "INP001",
             name: "public host",
             expect: Status::Fail,
-            mutate: |f| f.inputs.host = "gateway01.us-east-1.prod.aws.tidbcloud.com".into(),
+            mutate: |f| f.inputs.host = Some("gateway01.us-east-1.prod.aws.tidbcloud.com".into()),
         },
         FailCase {
             id: "INP001",
             name: "unrelated host",
             expect: Status::Fail,
-            mutate: |f| f.inputs.host = "db.example.com".into(),
+            mutate: |f| f.inputs.host = Some("db.example.com".into()),
         },
         FailCase {
             id: "INP001",
@@ -309,7 +332,7 @@ pub(crate) mod tests {
     fn facts(host: &str, service: Option<&str>, region: &str) -> Facts {
         Facts {
             inputs: Inputs {
-                host: host.into(),
+                host: Some(host.into()),
                 service_name: service.map(String::from),
                 region: region.into(),
                 port: 4000,
@@ -363,18 +386,44 @@ pub(crate) mod tests {
 
     #[test]
     fn inp001_public_host_fails_with_private_hint() {
-        let f = facts(
-            "gateway01.us-east-1.prod.aws.tidbcloud.com",
-            None,
-            "us-east-1",
-        );
+        let mut f = healthy();
+        f.inputs.host = Some("gateway01.us-east-1.prod.aws.tidbcloud.com".into());
         let finding = TARGET_HOST.run(&f);
         assert_eq!(finding.status, Status::Fail);
-        assert!(finding
-            .fix
-            .unwrap()
-            .text
-            .contains("gateway01-privatelink.us-east-1"));
+        let fix = finding.fix.unwrap();
+        assert!(fix.text.contains(HOST), "{}", fix.text);
+        assert!(fix.commands[0].ends_with(&format!("--host {HOST}")));
+        // Without the service, no host is assumed.
+        f.service = None;
+        let fix = TARGET_HOST.run(&f).fix.unwrap();
+        assert!(!fix.text.contains("gateway01"), "{}", fix.text);
+        assert!(fix.commands.is_empty());
+    }
+
+    /// The host defaults to the service's private DNS name, whatever its
+    /// shape; nothing assumes `gateway01`.
+    #[test]
+    fn inp001_the_default_host_is_the_services_private_dns_name() {
+        let mut f = healthy();
+        f.inputs.host = None;
+        let finding = TARGET_HOST.run(&f);
+        assert_eq!(finding.status, Status::Pass, "{}", finding.summary);
+        assert_eq!(finding.evidence["host"], HOST);
+        let new_host = "tidb-0a1b2c-privatelink.us-east-1.prod.aws.tidbcloud.com";
+        let other_shape = "db.c1234.us-east-1.clusters.tidbcloud.com";
+        for name in [new_host, other_shape] {
+            if let Some(Ok(Some(svc))) = &mut f.service {
+                svc.private_dns_names = vec![name.into()];
+            }
+            let finding = TARGET_HOST.run(&f);
+            assert_eq!(finding.status, Status::Pass, "{name}: {}", finding.summary);
+            assert_eq!(finding.evidence["host"], name);
+        }
+        // No host and no service: skipped, never a guess.
+        f.service = None;
+        assert_eq!(TARGET_HOST.run(&f).status, Status::Skip);
+        f.service = Some(Err(crate::testing::denied(crate::check::Need::Service)));
+        assert_eq!(TARGET_HOST.run(&f).status, Status::Unknown);
     }
 
     #[test]
@@ -399,7 +448,7 @@ pub(crate) mod tests {
         c.region = "us-central1".into();
         c.aws_private_endpoint = false;
         c.service_name = None;
-        f.inputs.host = "gateway01-privatelink.us-central1.prod.gcp.tidbcloud.com".into();
+        f.inputs.host = Some("gateway01-privatelink.us-central1.prod.gcp.tidbcloud.com".into());
         let finding = TARGET_HOST.run(&f);
         assert_eq!(finding.status, Status::Fail);
         assert_eq!(
@@ -479,7 +528,7 @@ pub(crate) mod tests {
     #[test]
     fn inp001_a_host_flag_that_disagrees_fails() {
         let mut f = healthy();
-        f.inputs.host = "gateway02-privatelink.us-east-1.prod.aws.tidbcloud.com".into();
+        f.inputs.host = Some("gateway02-privatelink.us-east-1.prod.aws.tidbcloud.com".into());
         let finding = TARGET_HOST.run(&f);
         assert_eq!(finding.status, Status::Fail);
         assert!(finding.summary.contains(&format!(

@@ -25,6 +25,7 @@ pub mod text;
 pub mod validate;
 
 mod commands;
+mod probing;
 mod read;
 
 mod acl;
@@ -33,6 +34,7 @@ mod az;
 mod dns;
 mod ep;
 mod inp;
+mod ipv;
 mod net;
 mod sg;
 mod svc;
@@ -45,4 +47,4 @@ pub mod testing;
 pub use catalog::{find, iam_actions, judge_all, Verdict, CATALOG};
 pub use check::{Check, Finding, Fix, Judged, Need, Outcome, Status};
 pub use facts::{Fact, FactError, FactErrorKind, Facts};
-pub use read::main_endpoint_id;
+pub use read::{effective_host, host_of, main_endpoint_id};

@@ -64,7 +64,8 @@ pub fn region_of_service_name(name: &str) -> Option<&str> {
 /// What a host is, as far as TiDB Cloud goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKind {
-    /// `gatewayNN-privatelink.<region>.prod.aws.tidbcloud.com`
+    /// `gatewayNN-privatelink.<region>.prod.aws.tidbcloud.com`, or another
+    /// `…-privatelink` name there (newer clusters have their own host).
     AwsPrivateLink {
         region: String,
     },
@@ -97,7 +98,7 @@ pub fn host_kind(host: &str) -> HostKind {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
     match gateway.strip_suffix("-privatelink") {
-        Some(g) if numbered(g) => HostKind::AwsPrivateLink { region },
+        Some(g) if !g.is_empty() => HostKind::AwsPrivateLink { region },
         None if numbered(gateway) => HostKind::AwsPublic { region },
         _ => HostKind::Other,
     }
@@ -237,6 +238,17 @@ mod tests {
         assert_eq!(
             host_kind("gateway01.us-central1.prod.gcp.tidbcloud.com"),
             HostKind::Gcp
+        );
+        assert_eq!(
+            host_kind("tidb-0a1b2c-privatelink.us-east-1.prod.aws.tidbcloud.com"),
+            HostKind::AwsPrivateLink {
+                region: "us-east-1".into()
+            },
+            "newer clusters have their own host"
+        );
+        assert_eq!(
+            host_kind("-privatelink.us-east-1.prod.aws.tidbcloud.com"),
+            HostKind::Other
         );
         assert_eq!(host_kind("example.com"), HostKind::Other);
         assert!(is_hostname("example.com"));

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::facts::Facts;
 use crate::probe_facts::{Greeting, ProbeFacts, TcpOutcome};
-use crate::read::{endpoint_addresses, main_endpoint, ok, service_az_ids, subnet};
+use crate::read::{effective_host, endpoint_addresses, main_endpoint, ok, service_az_ids, subnet};
 
 /// The connection path, three ways. Every field is optional: what was not
 /// gathered is left out.
@@ -190,7 +190,8 @@ fn tidb_side(facts: &Facts) -> TidbSide {
             source: Some("flags".into()),
             cluster_id: None,
             state: None,
-            host: Some(inputs.host.clone()),
+            // Without --host, the host is the service's private DNS name.
+            host: inputs.host.clone().or_else(|| effective_host(facts)),
             port: Some(inputs.port),
             service_name: inputs.service_name.clone(),
             region: Some(inputs.region.clone()),
@@ -228,11 +229,14 @@ fn aws_side(facts: &Facts) -> Option<AwsSide> {
 
 fn client_side(facts: &Facts) -> Option<ClientSide> {
     let client = ok(&facts.client);
-    let side = ClientSide {
+    let mut side = ClientSide {
         address: client.and_then(|c| c.private_ip),
         az_id: client.and_then(|c| c.az_id.clone()),
         ..ClientSide::default()
     };
+    if let Some(probes) = &facts.probes {
+        side = side.with_probes(probes);
+    }
     (side != ClientSide::default()).then_some(side)
 }
 

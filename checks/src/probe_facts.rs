@@ -32,6 +32,10 @@ pub const VPC_RESOLVER_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 253)
 /// The Amazon-provided resolver's IPv6 address (Nitro instances).
 pub const VPC_RESOLVER_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253));
 
+/// The checks that judge the probe facts: when `--only` / `--skip` leave
+/// none of them, nothing is probed (a catalog test keeps the list whole).
+pub const PROBE_CHECKS: &[&str] = &["DNS001", "DNS002", "DNS003", "NET001", "NET002", "TDB002"];
+
 /// Everything the probes produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProbeFacts {

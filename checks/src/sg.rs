@@ -114,7 +114,7 @@ fn endpoint_sg_ingress(facts: &Facts) -> Judged {
     };
     let fix = Fix {
         text: format!(
-            "Allow inbound TCP {port} from the client on the endpoint's security group (seed FAQ: \"the security group of your VPC endpoint is not properly set\"):"
+            "Allow inbound TCP {port} from the client on the endpoint's security group (setup guide: \"the security group of your VPC endpoint is not properly set\"):"
         ),
         commands: vec![authorize_sg_ingress(facts, &first_group, port, source)],
     };
@@ -370,8 +370,12 @@ pub(crate) mod tests {
             "{}",
             finding.summary
         );
-        assert!(finding.fix.unwrap().commands[0]
+        let fix = finding.fix.unwrap();
+        assert!(fix.commands[0]
             .contains("authorize-security-group-ingress --group-id sg-0000000e --protocol tcp --port 4000 --source-group sg-0000000c"));
+        // It cites the setup guide, not a "seed FAQ" (issue 8, item 9).
+        assert!(fix.text.contains("(setup guide: "), "{}", fix.text);
+        assert!(!fix.text.contains("seed"), "{}", fix.text);
 
         // Client unknown: a group reference cannot be judged → warn, not fail.
         let mut f = healthy();

@@ -1,10 +1,16 @@
 //! TDB001 cluster-state: the TiDB side. With `--cluster-json`, is the
-//! cluster `ACTIVE`, so that a connection that reaches it is served?
+//! cluster `ACTIVE`, so that a connection that reaches it is served? TDB002
+//! tidb-authorization (its own section at the end): does the server turn
+//! this endpoint away (TiDB Cloud's Authorized Networks), as far as the
+//! live probes can tell?
 
 use std::collections::BTreeMap;
 
-use crate::check::{explain, Check, Fix, Judged, Outcome, Status};
+use crate::check::{explain, Check, Fix, Judged, Need, Outcome, Status};
 use crate::facts::{Cluster, Facts};
+use crate::probe_facts::{AddressProbe, AfterGreeting, Greeting, TcpOutcome};
+use crate::probing::probes;
+use crate::read::{brief, main_endpoint};
 
 pub(crate) const CLUSTER_STATE: Check = Check {
     id: "TDB001",
@@ -147,6 +153,7 @@ fn cluster_state(facts: &Facts) -> Judged {
         summary,
         evidence: BTreeMap::new(),
         fix: None,
+        why: None,
     };
     let outcome = evidence(outcome, cluster);
     Ok(if known.status == Status::Pass {
@@ -166,6 +173,7 @@ fn unknown(cluster: &Cluster, summary: &str) -> Outcome {
         summary: summary.to_string(),
         evidence: BTreeMap::new(),
         fix: None,
+        why: None,
     };
     evidence(outcome, cluster).with_fix(Fix {
         text: "Check the cluster's state in the TiDB Cloud console: only ACTIVE serves connections without interruption.".into(),
@@ -320,5 +328,267 @@ pub(crate) mod tests {
             "the cluster's state needs --cluster-json: ticloud serverless describe -c CLUSTER_ID | tidbpe doctor --cluster-json -"
         );
         assert_eq!(finding.fix, None);
+    }
+}
+
+// ------------------------------------------------------------------ TDB002
+// TiDB Cloud can limit private connections to listed endpoint IDs (the
+// cluster's Settings → Networking → Authorized Networks; open to every
+// private endpoint when no rule exists). No AWS call shows that list: the
+// doctor can only see its effect, a server that accepts TCP and then hangs
+// up before or right after its greeting. Advisory: a warning, never a fail.
+
+pub(crate) const TIDB_AUTHORIZATION: Check = Check {
+    id: "TDB002",
+    slug: "tidb-authorization",
+    title: "TiDB Cloud does not turn this endpoint away",
+    // Only for the endpoint ID to add: the probes decide.
+    needs: &[Need::Endpoints],
+    explain: explain!("TDB002"),
+    judge: Some(tidb_authorization),
+};
+
+/// What one connected address says about an authorization rule.
+enum Seen {
+    /// Greeted and waited for the client: nothing turned it away.
+    Waited,
+    /// Hung up (closed, reset, an ERR packet) before or right after the greeting.
+    TurnedAway(String),
+    /// The probe could not watch (the deadline came, a read failed).
+    Unwatched(String),
+    /// Something else (silence, garbage): NET002's to judge, not a refusal.
+    Other,
+}
+
+fn seen(p: &AddressProbe) -> Option<Seen> {
+    if p.connect.outcome != TcpOutcome::Connected {
+        return None;
+    }
+    let addr = p.address;
+    let read = match &p.greeting {
+        None => {
+            return Some(Seen::Unwatched(format!(
+                "{addr}: its greeting was not read"
+            )))
+        }
+        Some(g) => &g.greeting,
+    };
+    Some(match read {
+        Greeting::Handshake(h) => match h.after {
+            AfterGreeting::Waited | AfterGreeting::SentMore => Seen::Waited,
+            AfterGreeting::Closed => Seen::TurnedAway(format!(
+                "{addr} greeted ({}), then closed the connection at once",
+                h.server_version
+            )),
+            AfterGreeting::Reset => Seen::TurnedAway(format!(
+                "{addr} greeted ({}), then reset the connection at once",
+                h.server_version
+            )),
+            AfterGreeting::NotWatched => Seen::Unwatched(format!(
+                "{addr} greeted, but the deadline came before what followed could be watched"
+            )),
+        },
+        Greeting::Closed { received, reset } => Seen::TurnedAway(format!(
+            "{addr} {} the connection before its greeting ({received} bytes received)",
+            if *reset { "reset" } else { "closed" }
+        )),
+        Greeting::Err { code, message, .. } => {
+            Seen::TurnedAway(format!("{addr} refused with error {code}: {message}"))
+        }
+        Greeting::ReadError { error } => {
+            Seen::Unwatched(format!("{addr}: reading its greeting failed: {error}"))
+        }
+        Greeting::Silent | Greeting::Garbage { .. } => Seen::Other,
+    })
+}
+
+fn tidb_authorization(facts: &Facts) -> Judged {
+    let probes = probes(facts)?;
+    let endpoint = main_endpoint(facts).ok().map(|e| e.endpoint_id.clone());
+    let id = endpoint.as_deref().unwrap_or("this endpoint's ID");
+    let seen: Vec<Seen> = probes.addresses.iter().filter_map(seen).collect();
+    if seen.is_empty() {
+        return Err(Outcome::skip(
+            "no TCP connection to the port succeeded: nothing to tell (see NET001)",
+        ));
+    }
+    let turned: Vec<String> = seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::TurnedAway(why) => Some(why.clone()),
+            _ => None,
+        })
+        .collect();
+    let unseen: Vec<String> = seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Unwatched(why) => Some(why.clone()),
+            _ => None,
+        })
+        .collect();
+    let outcome = if !turned.is_empty() {
+        Outcome::warn(format!(
+            "TCP connects, but {}: TiDB Cloud's Authorized Networks may not list {id}",
+            brief(&turned)
+        ))
+        .with("turned_away", &turned)
+        .with_fix(Fix {
+            text: format!(
+                "No AWS call shows TiDB Cloud's list of authorized private endpoints. In the TiDB Cloud console, open the cluster's Settings → Networking → Authorized Networks (Private Endpoint) and add a rule with the endpoint ID {id} (and the Service Name), or leave the table empty to allow every private endpoint. If {id} is listed already, the server refuses for another reason: see NET002."
+            ),
+            commands: vec![],
+        })
+    } else if !unseen.is_empty() {
+        let mut o = Outcome::warn(format!(
+            "could not see what the server does after connecting: {}",
+            brief(&unseen)
+        ))
+        .with("not_seen", &unseen);
+        o.status = Status::Unknown;
+        o.with_fix(Fix {
+            text: "Run the doctor again with a longer --timeout from where the client stands."
+                .into(),
+            commands: vec![],
+        })
+    } else if seen.iter().any(|s| matches!(s, Seen::Waited)) {
+        Outcome::pass(format!(
+            "the server greeted and waited for the client: nothing suggests TiDB Cloud turns {id} away (the doctor does not log in)"
+        ))
+    } else {
+        return Err(Outcome::skip(
+            "the server did not greet as MySQL: nothing to tell about authorization (see NET002)",
+        ));
+    };
+    Ok(outcome.with("endpoint_id", &endpoint))
+}
+
+#[cfg(test)]
+pub(crate) mod tdb002_tests {
+    use super::*;
+    use crate::probe_facts::GreetingRead;
+    use crate::testing::{denied, healthy, probes_mut, FailCase, ENDPOINT};
+
+    fn greeting(f: &mut Facts) -> &mut Greeting {
+        match probes_mut(f).addresses[0].greeting.as_mut() {
+            Some(GreetingRead { greeting, .. }) => greeting,
+            None => panic!("the fixture greets"),
+        }
+    }
+
+    fn after(f: &mut Facts, after: AfterGreeting) {
+        if let Greeting::Handshake(h) = greeting(f) {
+            h.after = after;
+        }
+    }
+
+    /// Changes to the healthy world that make TDB002 warn, or unknown.
+    pub(crate) const FAIL_CASES: &[FailCase] = &[
+        FailCase {
+            id: "TDB002",
+            name: "the server closes right after its greeting",
+            expect: Status::Warn,
+            mutate: |f| after(f, AfterGreeting::Closed),
+        },
+        FailCase {
+            id: "TDB002",
+            name: "the server closes before its greeting",
+            expect: Status::Warn,
+            mutate: |f| {
+                *greeting(f) = Greeting::Closed {
+                    received: 0,
+                    reset: false,
+                }
+            },
+        },
+        FailCase {
+            id: "TDB002",
+            name: "the deadline came before the server's move after its greeting",
+            expect: Status::Unknown,
+            mutate: |f| after(f, AfterGreeting::NotWatched),
+        },
+    ];
+
+    #[test]
+    fn tdb002_fail_cases() {
+        crate::testing::assert_fail_cases(FAIL_CASES);
+    }
+
+    #[test]
+    fn tdb002_a_server_that_hangs_up_names_the_endpoint_id_to_add() {
+        for (name, change) in [
+            (
+                "closed after",
+                Greeting::Closed {
+                    received: 0,
+                    reset: true,
+                },
+            ),
+            (
+                "ERR",
+                Greeting::Err {
+                    code: 1105,
+                    sql_state: Some("HY000".into()),
+                    message: "connection not allowed".into(),
+                },
+            ),
+        ] {
+            let mut f = healthy();
+            *greeting(&mut f) = change;
+            let finding = TIDB_AUTHORIZATION.run(&f);
+            assert_eq!(finding.status, Status::Warn, "{name}: {}", finding.summary);
+            assert!(
+                finding
+                    .summary
+                    .contains(&format!("Authorized Networks may not list {ENDPOINT}")),
+                "{}",
+                finding.summary
+            );
+            let fix = finding.fix.unwrap().text;
+            assert!(
+                fix.contains("Settings → Networking → Authorized Networks"),
+                "{fix}"
+            );
+            assert!(fix.contains(&format!("endpoint ID {ENDPOINT}")), "{fix}");
+        }
+        // Reset right after the greeting.
+        let mut f = healthy();
+        after(&mut f, AfterGreeting::Reset);
+        let finding = TIDB_AUTHORIZATION.run(&f);
+        assert!(
+            finding.summary.contains("reset the connection at once"),
+            "{}",
+            finding.summary
+        );
+        // The endpoint listing failed: still said, without the ID.
+        f.endpoints = Some(Err(denied(Need::Endpoints)));
+        let finding = TIDB_AUTHORIZATION.run(&f);
+        assert_eq!(finding.status, Status::Warn);
+        assert!(
+            finding.summary.contains("may not list this endpoint's ID"),
+            "{}",
+            finding.summary
+        );
+    }
+
+    #[test]
+    fn tdb002_without_probes_or_a_connection_it_skips() {
+        let f = healthy();
+        let pass = TIDB_AUTHORIZATION.run(&f);
+        assert_eq!(pass.status, Status::Pass, "{}", pass.summary);
+        let mut f = healthy();
+        f.probes = None;
+        let skip = TIDB_AUTHORIZATION.run(&f);
+        assert_eq!(skip.status, Status::Skip);
+        assert!(skip.summary.contains("no probe facts"), "{}", skip.summary);
+        let mut f = healthy();
+        probes_mut(&mut f).addresses[0].connect.outcome = TcpOutcome::Refused;
+        probes_mut(&mut f).addresses[0].greeting = None;
+        let skip = TIDB_AUTHORIZATION.run(&f);
+        assert_eq!(skip.status, Status::Skip);
+        assert!(skip.summary.contains("NET001"), "{}", skip.summary);
+        // Silence is NET002's to judge.
+        let mut f = healthy();
+        *greeting(&mut f) = Greeting::Silent;
+        assert_eq!(TIDB_AUTHORIZATION.run(&f).status, Status::Skip);
     }
 }

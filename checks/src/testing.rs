@@ -8,15 +8,23 @@
 //! (subnet b, interface 10.0.1.10, group sg-0000000e admitting members of
 //! sg-0000000c on 4000), the client i-0000000d (10.0.10.4 in its own
 //! subnet-0000000d, use1-az1, group sg-0000000c with all egress), and a
-//! default network ACL that allows everything, and the ACTIVE cluster
+//! default network ACL that allows everything, [`probes`]: what the live
+//! probes see from the client (the VPC resolver 10.0.0.2 answers 10.0.1.10,
+//! which connects and greets as TiDB), and the ACTIVE cluster
 //! `--cluster-json` described ([`cluster`]). [`world`] is the same VPC
-//! before any of that: no client, no groups, no ACLs, no cluster.
+//! before any of that: no client, no groups, no ACLs, no probes, no cluster.
 
 use crate::check::{Finding, Need, Status};
 use crate::facts::{
-    AclEntry, Client, ClientSource, Cluster, DhcpOptions, Endpoint, EndpointService, FactError,
-    FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup, SgPeer,
-    SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
+    AclEntry, Client, ClientSource, Cluster, DhcpOptions, DnsEntry, Endpoint, EndpointService,
+    FactError, FactErrorKind, Facts, Identity, Inputs, NetworkAcl, NetworkInterface, SecurityGroup,
+    SgPeer, SgRule, Subnet, Vpc, VpcChoice, VpcSource, Zone,
+};
+use crate::probe_facts::{
+    AddressProbe, AfterGreeting, DnsAnswer, DnsLookup, DnsProbe, DnsResolverUsed, FileContent,
+    FileFact, Greeting, GreetingRead, Handshake, ProbeFacts, ResolvConf, ResolverPath,
+    ResolverSource, TcpConnect, TcpOutcome, Vantage, VantageReason, CLIENT_PLUGIN_AUTH,
+    CLIENT_PROTOCOL_41, CLIENT_SSL,
 };
 
 pub const SVC: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
@@ -42,6 +50,8 @@ pub fn endpoint(id: &str, state: &str, private_dns: bool, subnets: &[&str]) -> E
         subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
         security_group_ids: vec!["sg-00000001".into()],
         network_interface_ids: vec![],
+        ip_address_type: None,
+        dns_entries: vec![],
     }
 }
 
@@ -52,6 +62,8 @@ pub fn subnet(id: &str, az_name: &str, az_id: &str) -> Subnet {
         availability_zone: az_name.into(),
         az_id: az_id.into(),
         cidr_block: None,
+        ipv6_native: None,
+        ipv6_cidr_blocks: vec![],
     }
 }
 
@@ -67,7 +79,7 @@ pub fn world(endpoints: Vec<Endpoint>) -> Facts {
     Facts {
         inputs: Inputs {
             service_name: Some(SVC.into()),
-            host: HOST.into(),
+            host: Some(HOST.into()),
             region: "us-east-1".into(),
             port: 4000,
             ..Inputs::default()
@@ -81,8 +93,12 @@ pub fn world(endpoints: Vec<Endpoint>) -> Facts {
             service_id: None,
             service_type: vec!["Interface".into()],
             availability_zones: vec!["us-east-1b".into(), "us-east-1c".into()],
-            private_dns_names: vec![],
+            private_dns_names: vec![HOST.into()],
             owner: None,
+            private_dns_name_verification_state: Some("verified".into()),
+            acceptance_required: Some(false),
+            supported_ip_address_types: Some(vec!["ipv4".into()]),
+            service_region: Some("us-east-1".into()),
         }))),
         zones: Some(Ok(vec![
             zone("us-east-1a", "use1-az6"),
@@ -161,6 +177,7 @@ pub fn client() -> Client {
         az_id: Some("use1-az1".into()),
         private_ip: Some("10.0.10.4".parse().unwrap()),
         security_group_ids: vec![CLIENT_SG.into()],
+        local_port_range: None,
     }
 }
 
@@ -187,6 +204,21 @@ pub fn healthy() -> Facts {
     let mut endpoint = endpoint(ENDPOINT, "available", true, &[ENDPOINT_SUBNET]);
     endpoint.security_group_ids = vec![ENDPOINT_SG.into()];
     endpoint.network_interface_ids = vec!["eni-0000000b".into()];
+    endpoint.ip_address_type = Some("ipv4".into());
+    endpoint.dns_entries = vec![
+        DnsEntry {
+            dns_name: format!("{ENDPOINT}-a1b2c3d4.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com"),
+            hosted_zone_id: Some("Z7HUB22UULQXV".into()),
+        },
+        DnsEntry {
+            dns_name: format!("{ENDPOINT}-a1b2c3d4-us-east-1b.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com"),
+            hosted_zone_id: Some("Z7HUB22UULQXV".into()),
+        },
+        DnsEntry {
+            dns_name: HOST.into(),
+            hosted_zone_id: Some("ZPRIVATEDNS00".into()),
+        },
+    ];
     let mut facts = world(vec![endpoint]);
     facts.inputs.cluster = Some(cluster());
     if let Some(Ok(subnets)) = &mut facts.subnets {
@@ -211,6 +243,8 @@ pub fn healthy() -> Facts {
             domain_name_servers: vec!["AmazonProvidedDNS".into()],
         }))),
         hosted_zones: Some(Ok(vec![])),
+        hosted_zone_vpcs: Some(Ok(vec![])),
+        hosted_zone_records: Some(Ok(vec![])),
         client: Some(Ok(client())),
         endpoint_interfaces: Some(Ok(vec![NetworkInterface {
             network_interface_id: "eni-0000000b".into(),
@@ -241,7 +275,86 @@ pub fn healthy() -> Facts {
         ])),
         prefix_lists: Some(Ok(vec![])),
         network_acls: Some(Ok(vec![acl("acl-00000001", &[], allow_all())])),
+        resolver_rules: Some(Ok(vec![])),
+        probes: Some(probes()),
         ..facts
+    }
+}
+
+/// The probes of [`healthy`], from the client inside the VPC: resolv.conf
+/// names the VPC resolver 10.0.0.2, which answers the endpoint's 10.0.1.10
+/// (A; no AAAA), and 10.0.1.10:4000 connects and greets as TiDB with TLS.
+pub fn probes() -> ProbeFacts {
+    let ip = "10.0.1.10".parse().expect("an address");
+    ProbeFacts {
+        vantage: Vantage {
+            probed: true,
+            reason: VantageReason::InsideVpc { vpc_id: VPC.into() },
+        },
+        resolver_path: Some(ResolverPath {
+            resolv_conf: FileFact {
+                path: "/etc/resolv.conf".into(),
+                content: FileContent::Read(ResolvConf {
+                    nameservers: vec!["10.0.0.2".parse().expect("an address")],
+                    search: vec!["ec2.internal".into()],
+                    options: vec![],
+                }),
+            },
+            systemd_resolved: None,
+            dns_server: None,
+            hosts: FileFact {
+                path: "/etc/hosts".into(),
+                content: FileContent::Read(vec![]),
+            },
+        }),
+        dns: Some(DnsProbe {
+            name: format!("{HOST}."),
+            resolver: DnsResolverUsed {
+                source: ResolverSource::System,
+                servers: vec!["10.0.0.2:53".parse().expect("a socket address")],
+                config_error: None,
+            },
+            a: DnsLookup {
+                ms: 2,
+                answer: DnsAnswer::Addresses {
+                    addresses: vec![ip],
+                    cnames: vec![],
+                },
+            },
+            aaaa: DnsLookup {
+                ms: 2,
+                answer: DnsAnswer::NoRecords,
+            },
+        }),
+        addresses: vec![AddressProbe {
+            address: std::net::SocketAddr::new(ip, 4000),
+            connect: TcpConnect {
+                ms: 1,
+                outcome: TcpOutcome::Connected,
+            },
+            greeting: Some(GreetingRead {
+                ms: 1,
+                greeting: Greeting::Handshake(Handshake {
+                    protocol: 10,
+                    server_version: "8.0.11-TiDB-v7.5.2-serverless".into(),
+                    connection_id: 42,
+                    capabilities: CLIENT_SSL | CLIENT_PROTOCOL_41 | CLIENT_PLUGIN_AUTH,
+                    tls_offered: true,
+                    charset: Some(46),
+                    status_flags: Some(2),
+                    auth_plugin: Some("mysql_native_password".into()),
+                    after: AfterGreeting::Waited,
+                }),
+            }),
+        }],
+    }
+}
+
+/// The probe facts of `facts`, to change.
+pub fn probes_mut(facts: &mut Facts) -> &mut ProbeFacts {
+    match &mut facts.probes {
+        Some(p) => p,
+        None => panic!("the fixture has no probe facts"),
     }
 }
 
@@ -302,12 +415,15 @@ pub fn fail_need(facts: &mut Facts, need: Need, err: FactError) {
         }
         Need::DhcpOptions => facts.dhcp_options = Some(Err(e)),
         Need::HostedZones => facts.hosted_zones = Some(Err(e)),
+        Need::HostedZoneVpcs => facts.hosted_zone_vpcs = Some(Err(e)),
+        Need::HostedZoneRecords => facts.hosted_zone_records = Some(Err(e)),
         Need::Endpoints => facts.endpoints = Some(Err(e)),
         Need::Subnets => facts.subnets = Some(Err(e)),
         Need::NetworkInterfaces => facts.endpoint_interfaces = Some(Err(e)),
         Need::SecurityGroups => facts.security_groups = Some(Err(e)),
         Need::PrefixLists => facts.prefix_lists = Some(Err(e)),
         Need::NetworkAcls => facts.network_acls = Some(Err(e)),
+        Need::ResolverRuleAssociations | Need::ResolverRules => facts.resolver_rules = Some(Err(e)),
     }
 }
 
@@ -325,12 +441,15 @@ pub fn forget_need(facts: &mut Facts, need: Need) {
         }
         Need::DhcpOptions => facts.dhcp_options = None,
         Need::HostedZones => facts.hosted_zones = None,
+        Need::HostedZoneVpcs => facts.hosted_zone_vpcs = None,
+        Need::HostedZoneRecords => facts.hosted_zone_records = None,
         Need::Endpoints => facts.endpoints = None,
         Need::Subnets => facts.subnets = None,
         Need::NetworkInterfaces => facts.endpoint_interfaces = None,
         Need::SecurityGroups => facts.security_groups = None,
         Need::PrefixLists => facts.prefix_lists = None,
         Need::NetworkAcls => facts.network_acls = None,
+        Need::ResolverRuleAssociations | Need::ResolverRules => facts.resolver_rules = None,
     }
 }
 

@@ -19,9 +19,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::facts::{
-    Client, Cluster, DhcpOptions, Endpoint, EndpointService, Fact, FactError, Facts, HostedZone,
-    Identity, Inputs, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule,
-    Subnet, Vpc, VpcChoice, Zone,
+    Client, Cluster, DhcpOptions, DnsRecord, Endpoint, EndpointService, Fact, FactError, Facts,
+    HostedZone, Identity, Inputs, NetworkAcl, NetworkInterface, PrefixList, ResolverRule,
+    SecurityGroup, SgPeer, SgRule, Subnet, Vpc, VpcChoice, Zone, ZoneRecords, ZoneVpcs,
 };
 use crate::names::{
     is_any_service_name, is_aws_token, is_az_id, is_check_id, is_hosted_zone_id, is_hostname,
@@ -251,6 +251,14 @@ impl Walk {
         self.fact(".hosted_zones", &mut f.hosted_zones, |w, zs| {
             w.list(zs, Self::hosted_zone)
         })?;
+        self.fact(".hosted_zone_vpcs", &mut f.hosted_zone_vpcs, |w, zs| {
+            w.list(zs, Self::zone_vpcs)
+        })?;
+        self.fact(
+            ".hosted_zone_records",
+            &mut f.hosted_zone_records,
+            |w, zs| w.list(zs, Self::zone_records),
+        )?;
         self.fact(".endpoints", &mut f.endpoints, |w, es| {
             w.list(es, Self::endpoint)
         })?;
@@ -268,6 +276,9 @@ impl Walk {
         })?;
         self.fact(".network_acls", &mut f.network_acls, |w, acls| {
             w.list(acls, Self::network_acl)
+        })?;
+        self.fact(".resolver_rules", &mut f.resolver_rules, |w, rs| {
+            w.list(rs, Self::resolver_rule)
         })?;
         // Timings are keyed by `Need` (typed when parsed) and only shown.
         Ok(())
@@ -350,11 +361,13 @@ impl Walk {
             is_region(&i.region) || (other_cloud && is_aws_token(&i.region)),
             "not an AWS region (such as us-east-1)",
         )?;
-        self.check(
-            ".host",
-            is_hostname(&i.host),
-            "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
-        )?;
+        if let Some(host) = &i.host {
+            self.check(
+                ".host",
+                is_hostname(host),
+                "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
+            )?;
+        }
         self.check(".port", is_port(i.port), "not a TCP port (1 to 65535)")?;
         self.opt_id(".vpc_id", i.vpc_id.as_deref(), "vpc")?;
         self.opt_id(".endpoint_id", i.endpoint_id.as_deref(), "vpce")?;
@@ -406,10 +419,30 @@ impl Walk {
                 }
             })
         })?;
+        // The default host: it enters commands (`--host`, `dig`).
         self.at(".private_dns_names", |w| {
-            w.list(&mut s.private_dns_names, |w, n| w.text_here(n))
+            w.list(&mut s.private_dns_names, |w, n| {
+                if is_hostname(n.strip_prefix("*.").unwrap_or(n)) {
+                    Ok(())
+                } else {
+                    Err(w.invalid("not a DNS name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)"))
+                }
+            })
         })?;
-        self.opt_text(".owner", &mut s.owner)
+        self.opt_text(".owner", &mut s.owner)?;
+        self.opt_token(
+            ".private_dns_name_verification_state",
+            s.private_dns_name_verification_state.as_deref(),
+        )?;
+        if let Some(types) = &s.supported_ip_address_types {
+            self.at(".supported_ip_address_types", |w| {
+                for (i, t) in types.iter().enumerate() {
+                    w.at_index(i, |w| w.token("", t))?;
+                }
+                Ok(())
+            })?;
+        }
+        self.opt_token(".service_region", s.service_region.as_deref())
     }
 
     fn zone(&mut self, z: &mut Zone) -> Result<(), Invalid> {
@@ -428,7 +461,13 @@ impl Walk {
         self.opt_id(".subnet_id", c.subnet_id.as_deref(), "subnet")?;
         self.opt_token(".availability_zone", c.availability_zone.as_deref())?;
         self.opt_token(".az_id", c.az_id.as_deref())?;
-        self.ids(".security_group_ids", &c.security_group_ids, "sg")
+        self.ids(".security_group_ids", &c.security_group_ids, "sg")?;
+        self.check(
+            ".local_port_range",
+            c.local_port_range
+                .is_none_or(|(lo, hi)| 1 <= lo && lo <= hi),
+            "not a port range (two ports, the first at least 1 and not above the second)",
+        )
     }
 
     fn vpc(&mut self, v: &mut Vpc) -> Result<(), Invalid> {
@@ -463,6 +502,44 @@ impl Walk {
         self.opt_text(".owning_service", &mut z.owning_service)
     }
 
+    fn zone_id(&mut self, segment: &str, id: &str) -> Result<(), Invalid> {
+        self.check(
+            segment,
+            is_hosted_zone_id(id),
+            "not a hosted zone ID (such as Z1D633PJN98FT9)",
+        )
+    }
+
+    fn zone_vpcs(&mut self, z: &mut ZoneVpcs) -> Result<(), Invalid> {
+        self.zone_id(".zone_id", &z.zone_id)?;
+        self.at(".vpcs", |w| {
+            w.list(&mut z.vpcs, |w, v| {
+                w.id(".vpc_id", &v.vpc_id, "vpc")?;
+                w.token(".region", &v.region)
+            })
+        })
+    }
+
+    /// Records enter fix commands only JSON-encoded inside a shell-quoted
+    /// change batch; their text is kept printable all the same.
+    fn zone_records(&mut self, z: &mut ZoneRecords) -> Result<(), Invalid> {
+        self.zone_id(".zone_id", &z.zone_id)?;
+        self.at(".records", |w| w.list(&mut z.records, Self::dns_record))
+    }
+
+    fn dns_record(&mut self, r: &mut DnsRecord) -> Result<(), Invalid> {
+        self.text(".name", &mut r.name)?;
+        self.token(".record_type", &r.record_type)?;
+        self.at(".values", |w| w.list(&mut r.values, |w, v| w.text_here(v)))?;
+        if let Some(a) = &mut r.alias_target {
+            self.at(".alias_target", |w| {
+                w.text(".dns_name", &mut a.dns_name)?;
+                w.zone_id(".hosted_zone_id", &a.hosted_zone_id)
+            })?;
+        }
+        self.opt_text(".set_identifier", &mut r.set_identifier)
+    }
+
     fn endpoint(&mut self, e: &mut Endpoint) -> Result<(), Invalid> {
         self.id(".endpoint_id", &e.endpoint_id, "vpce")?;
         self.id(".vpc_id", &e.vpc_id, "vpc")?;
@@ -475,7 +552,34 @@ impl Walk {
         self.token(".state", &e.state)?;
         self.ids(".subnet_ids", &e.subnet_ids, "subnet")?;
         self.ids(".security_group_ids", &e.security_group_ids, "sg")?;
-        self.ids(".network_interface_ids", &e.network_interface_ids, "eni")
+        self.ids(".network_interface_ids", &e.network_interface_ids, "eni")?;
+        self.opt_token(".ip_address_type", e.ip_address_type.as_deref())?;
+        // A DNS name goes into a record's value in a fix command.
+        self.at(".dns_entries", |w| {
+            w.list(&mut e.dns_entries, |w, d| {
+                w.check(
+                    ".dns_name",
+                    is_hostname(&d.dns_name),
+                    "not a host name (such as vpce-0a1b2c3d-x1y2z3.vpce-svc-0a1b2c3d.us-east-1.vpce.amazonaws.com)",
+                )?;
+                match &d.hosted_zone_id {
+                    Some(id) => w.zone_id(".hosted_zone_id", id),
+                    None => Ok(()),
+                }
+            })
+        })
+    }
+
+    fn resolver_rule(&mut self, r: &mut ResolverRule) -> Result<(), Invalid> {
+        // The rule ID enters `disassociate-resolver-rule`.
+        self.token(".rule_id", &r.rule_id)?;
+        self.text(".domain_name", &mut r.domain_name)?;
+        self.token(".rule_type", &r.rule_type)?;
+        self.opt_text(".name", &mut r.name)?;
+        self.opt_token(".resolver_endpoint_id", r.resolver_endpoint_id.as_deref())?;
+        self.opt_text(".owner_id", &mut r.owner_id)?;
+        self.opt_token(".association_id", r.association_id.as_deref())?;
+        self.opt_token(".association_status", r.association_status.as_deref())
     }
 
     fn subnet(&mut self, s: &mut Subnet) -> Result<(), Invalid> {
@@ -603,7 +707,7 @@ mod tests {
             ),
             (
                 "facts.inputs.host: not a host name",
-                Box::new(|f| f.inputs.host = "h$(id).example.com".into()),
+                Box::new(|f| f.inputs.host = Some("h$(id).example.com".into())),
             ),
             (
                 "facts.inputs.port: not a TCP port (1 to 65535)",
@@ -633,7 +737,70 @@ mod tests {
                             subnet_ids: vec!["subnet-x|y".into()],
                             security_group_ids: vec![],
                             network_interface_ids: vec![],
+                            ip_address_type: None,
+                            dns_entries: vec![],
                         })
+                    }
+                }),
+            ),
+            (
+                "facts.service.Ok.private_dns_names[0]: not a DNS name",
+                Box::new(|f| {
+                    if let Some(Ok(Some(s))) = &mut f.service {
+                        s.private_dns_names = vec!["h.example.com;reboot".into()];
+                    }
+                }),
+            ),
+            (
+                "facts.endpoints.Ok[0].dns_entries[0].dns_name: not a host name",
+                Box::new(|f| {
+                    if let Some(Ok(es)) = &mut f.endpoints {
+                        es[0].dns_entries[0].dns_name = "x'; rm -rf ~; '.example.com".into();
+                    }
+                }),
+            ),
+            (
+                "facts.resolver_rules.Ok[0].rule_id: not an AWS name",
+                Box::new(|f| {
+                    f.resolver_rules = Some(Ok(vec![crate::facts::ResolverRule {
+                        rule_id: "rslvr-rr-1 $(id)".into(),
+                        domain_name: "tidbcloud.com.".into(),
+                        rule_type: "FORWARD".into(),
+                        name: None,
+                        target_ips: vec![],
+                        resolver_endpoint_id: None,
+                        owner_id: None,
+                        association_id: None,
+                        association_status: None,
+                    }]))
+                }),
+            ),
+            (
+                "facts.hosted_zone_vpcs.Ok[0].vpcs[0].vpc_id: not a VPC ID",
+                Box::new(|f| {
+                    f.hosted_zone_vpcs = Some(Ok(vec![ZoneVpcs {
+                        zone_id: "Z1".into(),
+                        vpcs: vec![crate::facts::ZoneVpc {
+                            vpc_id: "vpc-$(id)".into(),
+                            region: "us-east-1".into(),
+                        }],
+                    }]))
+                }),
+            ),
+            (
+                "facts.hosted_zone_records.Ok[0].zone_id: not a hosted zone ID",
+                Box::new(|f| {
+                    f.hosted_zone_records = Some(Ok(vec![ZoneRecords {
+                        zone_id: "Z1;x".into(),
+                        records: vec![],
+                    }]))
+                }),
+            ),
+            (
+                "facts.client.Ok.local_port_range: not a port range",
+                Box::new(|f| {
+                    if let Some(Ok(c)) = &mut f.client {
+                        c.local_port_range = Some((60999, 32768));
                     }
                 }),
             ),

@@ -36,9 +36,9 @@ fn ids_and_slugs_are_unique_and_well_formed() {
 #[test]
 fn the_catalog_holds_every_id_of_the_spec() {
     let spec = [
-        "INP001", "AWS001", "SVC001", "VPC001", "VPC002", "VPC003", "VPC004", "EP001", "EP002",
-        "EP003", "EP004", "AZ001", "AZ002", "SG001", "SG002", "ACL001", "ACL002", "DNS001",
-        "DNS002", "NET001", "NET002", "TDB001",
+        "INP001", "AWS001", "SVC001", "SVC002", "VPC001", "VPC002", "VPC003", "VPC004", "EP001",
+        "EP002", "EP003", "EP004", "AZ001", "AZ002", "SG001", "SG002", "ACL001", "ACL002",
+        "DNS001", "DNS002", "DNS003", "DNS004", "IPV001", "NET001", "NET002", "TDB001", "TDB002",
     ];
     let ids: Vec<&str> = CATALOG.iter().map(|c| c.id).collect();
     assert_eq!(ids, spec);

@@ -16,9 +16,9 @@ use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, VpcAttributeName};
 use tidbpe_checks::facts::{
-    AclEntry, Client, ClientSource, DhcpOptions, Endpoint, EndpointService, HostedZone, Identity,
-    NetworkAcl, NetworkInterface, PrefixList, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, Zone,
-    SSO_TOKEN_MISSING,
+    AclEntry, AliasTarget, Client, ClientSource, DhcpOptions, DnsEntry, DnsRecord, Endpoint,
+    EndpointService, HostedZone, Identity, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup,
+    SgPeer, SgRule, Subnet, Vpc, Zone, ZoneRecords, ZoneVpc, ZoneVpcs, SSO_TOKEN_MISSING,
 };
 use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
 use tokio::time::Instant;
@@ -29,6 +29,7 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
     pub route53: aws_sdk_route53::Client,
+    pub route53resolver: aws_sdk_route53resolver::Client,
     pub region: String,
 }
 
@@ -244,6 +245,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
             route53: aws_sdk_route53::Client::new(conf),
+            route53resolver: aws_sdk_route53resolver::Client::new(conf),
             region: region.to_string(),
         }
     }
@@ -337,6 +339,18 @@ impl Aws {
                     availability_zones: d.availability_zones().to_vec(),
                     private_dns_names,
                     owner: opt(d.owner()),
+                    private_dns_name_verification_state: d
+                        .private_dns_name_verification_state()
+                        .map(|s| s.as_str().to_string()),
+                    acceptance_required: d.acceptance_required(),
+                    supported_ip_address_types: Some(
+                        d.supported_ip_address_types()
+                            .iter()
+                            .map(|t| t.as_str().to_string())
+                            .collect::<Vec<_>>(),
+                    )
+                    .filter(|t| !t.is_empty()),
+                    service_region: opt(d.service_region()),
                 }
             }))
     }
@@ -395,6 +409,7 @@ impl Aws {
                 .iter()
                 .filter_map(|g| opt(g.group_id()))
                 .collect(),
+            local_port_range: None,
         })
     }
 
@@ -513,6 +528,95 @@ impl Aws {
         Ok(zones)
     }
 
+    /// The VPCs a private hosted zone is associated with (`GetHostedZone`).
+    pub async fn hosted_zone_vpcs(&self, zone_id: &str) -> Fact<ZoneVpcs> {
+        let id = zone_id.trim_start_matches("/hostedzone/");
+        let out = self
+            .route53
+            .get_hosted_zone()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| fact_error(Need::HostedZoneVpcs, &e))?;
+        Ok(ZoneVpcs {
+            zone_id: id.to_string(),
+            vpcs: out
+                .vpcs()
+                .iter()
+                .filter_map(|v| {
+                    Some(ZoneVpc {
+                        vpc_id: v.vpc_id()?.to_string(),
+                        region: v
+                            .vpc_region()
+                            .map(|r| r.as_str().to_string())
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// The records of a hosted zone that bear on `host` (named it, under
+    /// it, or a wildcard over it), from `ListResourceRecordSets`.
+    pub async fn zone_records(&self, zone_id: &str, host: &str) -> Fact<ZoneRecords> {
+        let need = Need::HostedZoneRecords;
+        let id = zone_id.trim_start_matches("/hostedzone/");
+        let mut records = Vec::new();
+        let mut next: Option<(String, aws_sdk_route53::types::RrType, Option<String>)> = None;
+        // Bounded: 20 pages of 300 records; a zone that covers a TiDB Cloud
+        // host holds a handful.
+        for _ in 0..20 {
+            let mut request = self.route53.list_resource_record_sets().hosted_zone_id(id);
+            if let Some((name, kind, identifier)) = next.take() {
+                request = request
+                    .start_record_name(name)
+                    .start_record_type(kind)
+                    .set_start_record_identifier(identifier);
+            }
+            let out = request.send().await.map_err(|e| fact_error(need, &e))?;
+            records.extend(
+                out.resource_record_sets()
+                    .iter()
+                    .map(|r| DnsRecord {
+                        name: r.name().to_string(),
+                        record_type: r.r#type().as_str().to_string(),
+                        ttl: r.ttl(),
+                        values: r
+                            .resource_records()
+                            .iter()
+                            .map(|v| v.value().to_string())
+                            .collect(),
+                        alias_target: r.alias_target().map(|a| AliasTarget {
+                            dns_name: a.dns_name().to_string(),
+                            hosted_zone_id: a.hosted_zone_id().to_string(),
+                            evaluate_target_health: a.evaluate_target_health(),
+                        }),
+                        set_identifier: opt(r.set_identifier()),
+                    })
+                    .filter(|r| r.bears_on(host)),
+            );
+            next = match (
+                out.is_truncated(),
+                out.next_record_name(),
+                out.next_record_type(),
+            ) {
+                (true, Some(name), Some(kind)) => Some((
+                    name.to_string(),
+                    kind.clone(),
+                    opt(out.next_record_identifier()),
+                )),
+                _ => None,
+            };
+            if next.is_none() {
+                break;
+            }
+        }
+        Ok(ZoneRecords {
+            zone_id: id.to_string(),
+            records,
+        })
+    }
+
     /// Interface endpoints matching `filter_name = value` (`vpc-id`, `service-name`)
     /// or the given IDs.
     pub async fn endpoints(&self, filter_name: &str, value: &str) -> Fact<Vec<Endpoint>> {
@@ -547,6 +651,17 @@ impl Aws {
                     .filter_map(|g| opt(g.group_id()))
                     .collect(),
                 network_interface_ids: e.network_interface_ids().to_vec(),
+                ip_address_type: e.ip_address_type().map(|t| t.as_str().to_string()),
+                dns_entries: e
+                    .dns_entries()
+                    .iter()
+                    .filter_map(|d| {
+                        Some(DnsEntry {
+                            dns_name: d.dns_name()?.to_string(),
+                            hosted_zone_id: opt(d.hosted_zone_id()),
+                        })
+                    })
+                    .collect(),
             })
             .collect())
     }
@@ -567,13 +682,20 @@ impl Aws {
                 availability_zone: s.availability_zone().unwrap_or_default().to_string(),
                 az_id: s.availability_zone_id().unwrap_or_default().to_string(),
                 cidr_block: s.cidr_block().and_then(|c| c.parse().ok()),
+                ipv6_native: s.ipv6_native(),
+                ipv6_cidr_blocks: s
+                    .ipv6_cidr_block_association_set()
+                    .iter()
+                    .filter_map(|a| a.ipv6_cidr_block()?.parse().ok())
+                    .collect(),
             })
             .collect())
     }
 
-    /// The network interfaces with these IDs, asked by filter: an ID that
-    /// no longer exists (a deleted endpoint's) is skipped, where asking by
-    /// `NetworkInterfaceIds` would fail the whole call.
+    /// The network interfaces named by `ids`, asked by the
+    /// `network-interface-id` filter: an ID that no longer exists (a deleted
+    /// endpoint's) is skipped instead of failing the whole call
+    /// (`InvalidNetworkInterfaceID.NotFound`), as asking by IDs would.
     pub async fn network_interfaces(&self, ids: &[String]) -> Fact<Vec<NetworkInterface>> {
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -64,5 +64,43 @@ pub async fn discover() -> Option<Client> {
         security_group_ids: groups
             .map(|g| g.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default(),
+        local_port_range: local_port_range(),
     })
+}
+
+/// The ports this machine's outgoing connections leave from, hence the
+/// ports the endpoint's replies come back to: Linux's
+/// `net.ipv4.ip_local_port_range` ("32768\t60999"). `None` when it cannot
+/// be read or makes no sense.
+pub fn local_port_range() -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    parse_port_range(&text)
+}
+
+fn parse_port_range(text: &str) -> Option<(u16, u16)> {
+    let mut words = text.split_whitespace().map(|w| w.parse::<u16>().ok());
+    let (lo, hi) = (words.next()??, words.next()??);
+    (words.next().is_none() && lo >= 1 && lo <= hi).then_some((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port_range;
+
+    #[test]
+    fn the_local_port_range_is_two_ordered_ports() {
+        assert_eq!(parse_port_range("32768\t60999\n"), Some((32768, 60999)));
+        assert_eq!(parse_port_range("1024 65535"), Some((1024, 65535)));
+        for bad in [
+            "",
+            "32768",
+            "60999 32768",
+            "0 100",
+            "1 2 3",
+            "a b",
+            "1024 70000",
+        ] {
+            assert_eq!(parse_port_range(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -14,12 +14,18 @@
 //!   `--instance-id` or the endpoint listing names the VPC; the endpoint
 //!   interfaces are asked for by VPC and AWS's description of them, beside
 //!   `DescribeVpcEndpoints` rather than after it;
-//! - only prefix lists follow `DescribeSecurityGroups`, when a rule names one.
+//! - prefix lists follow `DescribeSecurityGroups`, when a rule names one;
+//!   the VPCs and records of the hosted zones that cover the host follow
+//!   `ListHostedZonesByVPC`, when one covers it.
 //!
 //! A second call follows only where a listing lacked something (a DHCP set
 //! shared from another account, an endpoint interface AWS described
 //! otherwise). Each kind of resource is one call (one per page), never one
 //! per group or subnet.
+//!
+//! - the live probes (DNS, TCP, the greeting) start as soon as IMDS says
+//!   where this machine stands (at once with `--probe`), beside the AWS
+//!   calls: [`vantage`].
 //!
 //! Every AWS call goes through [`bounded::Bounded`], named by its
 //! [`Need`]: retried while AWS throttles or fails, bounded by the run's
@@ -35,8 +41,11 @@ pub mod discover;
 pub mod imds;
 pub mod pick;
 pub mod probe;
+pub mod resolver;
+pub mod vantage;
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::VpcAttributeName;
@@ -44,7 +53,8 @@ use futures::FutureExt;
 use tidbpe_checks::catalog::selected_needs;
 use tidbpe_checks::facts::{
     Client, ClientSource, DhcpOptions, Endpoint, Fact, Facts, HostedZone, Inputs, NetworkAcl,
-    NetworkInterface, PrefixList, SecurityGroup, SgPeer, Subnet, Vpc,
+    NetworkInterface, PrefixList, ResolverRule, SecurityGroup, SgPeer, Subnet, Vpc, ZoneRecords,
+    ZoneVpcs,
 };
 use tidbpe_checks::Need;
 use tokio::time::Instant;
@@ -54,6 +64,7 @@ use self::bounded::Bounded;
 pub use self::discover::GatherError;
 use self::discover::{check_named_vpc, choose_vpc, complete_client, keep_client_in_vpc, Chosen};
 use self::pick::Pick;
+use self::vantage::ProbePlan;
 
 /// The calls a run makes: the needs of the selected checks (`--only`,
 /// `--skip`), plus what choosing the VPC and completing the client take.
@@ -81,12 +92,35 @@ impl Plan {
     }
 }
 
-/// Gather every fact the selected checks need.
-pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Facts, GatherError> {
+/// Gather every fact the selected checks need, and probe beside it.
+pub async fn gather(
+    inputs: Inputs,
+    aws: &Aws,
+    deadline: Instant,
+    probes: &ProbePlan,
+) -> Result<Facts, GatherError> {
     let b = Bounded::new(deadline);
     let plan = Plan::of(&inputs);
     let service_name = inputs.service_name.clone().unwrap_or_default();
+    // Asked once, for the client and for where the probes stand.
+    let this_instance = this_instance(b.deadline()).shared();
 
+    // The service, asked once: without --host its private DNS name is the
+    // host, and the probes wait for it (issue 13).
+    let service_call = b
+        .call_if(plan.wants(Need::Service), Need::Service, || {
+            aws.service(&service_name)
+        })
+        .shared();
+    // The host: --host, else known once the service has answered; the
+    // probes and the hosted zones that cover the host wait for it.
+    let host = async {
+        match &inputs.host {
+            Some(host) => Some(host.clone()),
+            None => tidbpe_checks::host_of(&inputs, service_call.clone().await.as_ref()),
+        }
+    }
+    .shared();
     // Needed once the VPC is known, asked now: shared by the region's
     // calls (which start it) and the VPC's (which pick from it).
     let dhcp_sets = b
@@ -100,8 +134,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         let (identity, service, zones, _) = tokio::join!(
             b.call_if(plan.wants(Need::Identity), Need::Identity, || aws
                 .identity()),
-            b.call_if(plan.wants(Need::Service), Need::Service, || aws
-                .service(&service_name)),
+            service_call.clone(),
             b.call_if(plan.wants(Need::Zones), Need::Zones, || aws.zones()),
             dhcp_sets.clone(),
         );
@@ -134,18 +167,19 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             // The VPC is known: its calls need not wait for the client.
             Some(vpc) => {
                 let (client, found, round) = tokio::join!(
-                    client(&b, aws, &inputs),
+                    client(&b, aws, &inputs, this_instance.clone()),
                     listing,
                     vpc_round(
                         &b,
                         aws,
                         &plan,
                         vpc,
-                        &service_name,
+                        &inputs,
+                        host.clone(),
                         true,
                         Asked {
                             endpoints: None,
-                            dhcp_sets: dhcp_sets.clone()
+                            dhcp_sets: dhcp_sets.clone(),
                         }
                     )
                 );
@@ -153,7 +187,7 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                 Ok((client, Some(chosen), round))
             }
             None => {
-                let client_fut = client(&b, aws, &inputs);
+                let client_fut = client(&b, aws, &inputs, this_instance.clone());
                 tokio::pin!(listing, client_fut);
                 let (client, found) = tokio::select! {
                     client = &mut client_fut => {
@@ -176,11 +210,20 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
                 };
                 let round = match &chosen {
                     Ok(c) => {
-                        let asked = Asked {
-                            endpoints: listed,
-                            dhcp_sets: dhcp_sets.clone(),
-                        };
-                        vpc_round(&b, aws, &plan, &c.vpc_id, &service_name, false, asked).await
+                        vpc_round(
+                            &b,
+                            aws,
+                            &plan,
+                            &c.vpc_id,
+                            &inputs,
+                            host.clone(),
+                            false,
+                            Asked {
+                                endpoints: listed,
+                                dhcp_sets: dhcp_sets.clone(),
+                            },
+                        )
+                        .await
                     }
                     Err(_) => VpcRound::default(),
                 };
@@ -188,13 +231,24 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
             }
         }
     };
-    let ((identity, service, zones), vpc_facts) = tokio::join!(region_facts, vpc_facts);
+    let probing = vantage::run(
+        probes,
+        &inputs,
+        host.clone(),
+        this_instance.clone(),
+        deadline,
+    );
+    let ((identity, service, zones), vpc_facts, probes) =
+        tokio::join!(region_facts, vpc_facts, probing);
+    // Done with the shared host (it borrows the inputs).
+    drop(host);
     let (client, chosen, round): (_, Option<Chosen>, _) = vpc_facts?;
     let (vpc_choice, vpc_choice_error) = match chosen {
         Some(Ok(c)) => (Some(c), None),
         Some(Err(e)) => (None, Some(e)),
         None => (None, None),
     };
+    let probes = vantage::settle(probes, vpc_choice.as_ref());
 
     let mut client = keep_client_in_vpc(client, vpc_choice.as_ref());
     if let (Some(Ok(c)), Some(zones)) = (&mut client, &zones) {
@@ -213,12 +267,16 @@ pub async fn gather(inputs: Inputs, aws: &Aws, deadline: Instant) -> Result<Fact
         dns_hostnames: round.dns_hostnames,
         dhcp_options: round.dhcp_options,
         hosted_zones: round.hosted_zones,
+        hosted_zone_vpcs: round.hosted_zone_vpcs,
+        hosted_zone_records: round.hosted_zone_records,
         endpoints: round.endpoints,
         subnets: round.subnets,
         endpoint_interfaces: round.endpoint_interfaces,
         security_groups: round.security_groups,
         prefix_lists: round.prefix_lists,
         network_acls: round.network_acls,
+        resolver_rules: round.resolver_rules,
+        probes,
         timings_ms: b.timings(),
     };
     check_named_vpc(&facts.inputs, facts.vpc_choice.as_ref(), &facts.errors())?;
@@ -233,16 +291,34 @@ struct VpcRound {
     dns_hostnames: Option<Fact<bool>>,
     dhcp_options: Option<Fact<Option<DhcpOptions>>>,
     hosted_zones: Option<Fact<Vec<HostedZone>>>,
+    hosted_zone_vpcs: Option<Fact<Vec<ZoneVpcs>>>,
+    hosted_zone_records: Option<Fact<Vec<ZoneRecords>>>,
     endpoints: Option<Fact<Vec<Endpoint>>>,
     subnets: Option<Fact<Vec<Subnet>>>,
     endpoint_interfaces: Option<Fact<Vec<NetworkInterface>>>,
     security_groups: Option<Fact<Vec<SecurityGroup>>>,
     prefix_lists: Option<Fact<Vec<PrefixList>>>,
     network_acls: Option<Fact<Vec<NetworkAcl>>>,
+    resolver_rules: Option<Fact<Vec<ResolverRule>>>,
+}
+
+/// This machine as IMDS describes it; `None` off EC2. IMDS is local: a
+/// tight bound of its own, inside the deadline.
+async fn this_instance(deadline: Instant) -> Option<Client> {
+    let bound = Instant::now() + Duration::from_millis(1000);
+    tokio::time::timeout_at(bound.min(deadline), imds::discover())
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
-async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>> {
+async fn client(
+    b: &Bounded,
+    aws: &Aws,
+    inputs: &Inputs,
+    this_instance: impl Future<Output = Option<Client>>,
+) -> Option<Fact<Client>> {
     if let Some(ip) = inputs.client_ip {
         return Some(Ok(Client {
             source: ClientSource::ClientIp,
@@ -253,13 +329,7 @@ async fn client(b: &Bounded, aws: &Aws, inputs: &Inputs) -> Option<Fact<Client>>
     if let Some(id) = &inputs.instance_id {
         return Some(b.call(Need::Instance, || aws.instance(id)).await);
     }
-    // IMDS is local: a tight bound of its own, inside the deadline.
-    let bound = Instant::now() + Duration::from_millis(1000);
-    tokio::time::timeout_at(bound.min(b.deadline()), imds::discover())
-        .await
-        .ok()
-        .flatten()
-        .map(Ok)
+    this_instance.await.map(Ok)
 }
 
 /// What the run asked for before it knew the VPC.
@@ -271,21 +341,26 @@ struct Asked<F> {
     dhcp_sets: F,
 }
 
-/// The facts of one VPC that `plan` wants, with what was `asked` before.
+/// The facts of one VPC that `plan` wants. `host`: the host, once known
+/// (the hosted zones that cover it get their VPCs and records read).
 /// `named`: the VPC comes from `--vpc-id`, so it must be shown to exist.
+/// `asked`: what the run asked for before it knew the VPC.
+#[allow(clippy::too_many_arguments)]
 async fn vpc_round(
     b: &Bounded,
     aws: &Aws,
     plan: &Plan,
     vpc_id: &str,
-    service_name: &str,
+    inputs: &Inputs,
+    host: impl Future<Output = Option<String>>,
     named: bool,
-    asked: Asked<impl std::future::Future<Output = Option<Fact<Vec<DhcpOptions>>>>>,
+    asked: Asked<impl Future<Output = Option<Fact<Vec<DhcpOptions>>>>>,
 ) -> VpcRound {
     let Asked {
         endpoints: listed,
         dhcp_sets,
     } = asked;
+    let service_name = inputs.service_name.as_deref().unwrap_or_default();
     let wants = |n| plan.wants(n);
     // A VPC named with --vpc-id must exist: DescribeVpcs is how we know
     // (filtered calls answer empty lists for a VPC that does not exist).
@@ -317,6 +392,8 @@ async fn vpc_round(
                 }
             }
         };
+        // Beside the endpoints, not after them: every endpoint interface of
+        // the VPC, the service's picked out once the endpoints are known.
         let (endpoints, listing) = tokio::join!(
             endpoints,
             b.call_if(
@@ -329,6 +406,7 @@ async fn vpc_round(
             (Ok(eps), Some(listing)) => Some(
                 match pick::endpoint_interfaces(eps, service_name, listing) {
                     Ok((found, missing)) if missing.is_empty() => Ok(found),
+                    // Asked by filter: a stale ID is skipped, never fails it.
                     Ok((mut found, missing)) => b
                         .call(Need::NetworkInterfaces, || aws.network_interfaces(&missing))
                         .await
@@ -383,26 +461,65 @@ async fn vpc_round(
             aws.vpc_attribute(vpc_id, name.clone())
         })
     };
+    // The zones that cover the host: their VPCs and their records (VPC004).
+    let zone_chain = async {
+        if !wants(Need::HostedZones) {
+            return (None, None, None);
+        }
+        let (zones, host) =
+            tokio::join!(b.call(Need::HostedZones, || aws.hosted_zones(vpc_id)), host);
+        // No host known (no --host, and the service named none): no zone
+        // covers it; VPC004 says why from the facts.
+        let host = host.unwrap_or_default();
+        let host = host.as_str();
+        let covering: Vec<&HostedZone> = zones
+            .as_ref()
+            .map(|zs| {
+                zs.iter()
+                    .filter(|z| !host.is_empty() && z.covers(host))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Asked only when the zones were read, and only of the covering ones.
+        let want_vpcs = zones.is_ok() && wants(Need::HostedZoneVpcs);
+        let want_records = zones.is_ok() && wants(Need::HostedZoneRecords);
+        let (vpcs, records) =
+            tokio::join!(
+                futures::future::join_all(
+                    covering
+                        .iter()
+                        .filter(|_| want_vpcs)
+                        .map(|z| { b.call(Need::HostedZoneVpcs, || aws.hosted_zone_vpcs(&z.id)) })
+                ),
+                futures::future::join_all(covering.iter().filter(|_| want_records).map(|z| {
+                    b.call(Need::HostedZoneRecords, || aws.zone_records(&z.id, host))
+                })),
+            );
+        let vpcs = want_vpcs.then(|| vpcs.into_iter().collect::<Result<Vec<_>, _>>());
+        let records = want_records.then(|| records.into_iter().collect::<Result<Vec<_>, _>>());
+        (Some(zones), vpcs, records)
+    };
     let (
         (vpc, dhcp_options),
         (endpoints, endpoint_interfaces),
         (security_groups, prefix_lists),
+        (hosted_zones, hosted_zone_vpcs, hosted_zone_records),
         dns_support,
         dns_hostnames,
-        hosted_zones,
         subnets,
         network_acls,
+        resolver_rules,
     ) = tokio::join!(
         vpc_chain,
         endpoint_chain,
         group_chain,
+        zone_chain,
         attribute(VpcAttributeName::EnableDnsSupport),
         attribute(VpcAttributeName::EnableDnsHostnames),
-        b.call_if(wants(Need::HostedZones), Need::HostedZones, || aws
-            .hosted_zones(vpc_id)),
         b.call_if(wants(Need::Subnets), Need::Subnets, || aws.subnets(vpc_id)),
         b.call_if(wants(Need::NetworkAcls), Need::NetworkAcls, || aws
             .network_acls(vpc_id)),
+        resolver::rules(b, aws, plan, vpc_id),
     );
 
     VpcRound {
@@ -411,12 +528,15 @@ async fn vpc_round(
         dns_hostnames,
         dhcp_options,
         hosted_zones,
+        hosted_zone_vpcs,
+        hosted_zone_records,
         endpoints,
         subnets,
         endpoint_interfaces,
         security_groups,
         prefix_lists,
         network_acls,
+        resolver_rules,
     }
 }
 

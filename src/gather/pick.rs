@@ -46,11 +46,11 @@ pub fn dhcp_options(
     }
 }
 
-/// The interfaces of the service's endpoints, out of the listing of every
-/// endpoint interface in the VPC, and the IDs still to ask for: those of a
-/// live endpoint that the listing lacks (an interface AWS described
-/// otherwise). A gone endpoint's interfaces no longer exist: never asked
-/// for. No endpoint of the service needs no listing.
+/// The interfaces of the service's endpoints that still exist, out of the
+/// listing of every endpoint interface in the VPC, and the IDs still to ask
+/// for: those the listing lacks (an interface AWS described otherwise). A
+/// deleted endpoint's interfaces no longer exist: never kept nor asked for.
+/// No such endpoint needs no listing.
 pub fn endpoint_interfaces(
     endpoints: &[Endpoint],
     service_name: &str,
@@ -58,7 +58,7 @@ pub fn endpoint_interfaces(
 ) -> Fact<(Vec<NetworkInterface>, Vec<String>)> {
     let ours: Vec<&Endpoint> = endpoints
         .iter()
-        .filter(|e| e.service_name == service_name)
+        .filter(|e| e.service_name == service_name && !e.is_deleted())
         .collect();
     if ours.iter().all(|e| e.network_interface_ids.is_empty()) {
         return Ok((Vec::new(), Vec::new()));
@@ -74,7 +74,6 @@ pub fn endpoint_interfaces(
         .collect();
     let mut missing: Vec<String> = ours
         .iter()
-        .filter(|e| !e.is_gone())
         .flat_map(|e| e.network_interface_ids.iter())
         .filter(|id| !found.iter().any(|n| &n.network_interface_id == *id))
         .cloned()
@@ -161,6 +160,8 @@ mod tests {
             subnet_ids: vec![],
             security_group_ids: vec![],
             network_interface_ids: enis.iter().map(|s| s.to_string()).collect(),
+            ip_address_type: None,
+            dns_entries: vec![],
         }
     }
 
@@ -207,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_live_endpoints_unlisted_interface_is_asked_for_a_gone_ones_never() {
+    fn an_unlisted_interface_is_asked_for_a_deleted_endpoints_never() {
         let eps = [
             endpoint("vpce-00000001", SVC, "deleted", &["eni-00000001"]),
             endpoint(

@@ -1,7 +1,7 @@
 //! Turning the validated flags into [`Inputs`]: the cluster description
 //! (`--cluster-json`, read by [`ticloud`]), defaults (the region from the
-//! service name or host, the host from the region), checks between flags,
-//! the deselected checks. Values were validated by `cli.rs` already.
+//! service name or host; the host itself is left to the service's private
+//! DNS name), checks between flags, the deselected checks. Values were validated by `cli.rs` already.
 
 pub mod ticloud;
 
@@ -82,13 +82,10 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
             flag: "--region",
             message: "required when the service name carries none (e.g. us-east-1)".into(),
         })?;
-    let host = host_flag.unwrap_or_else(|| match &cluster {
-        Some(c) if !c.is_aws() => format!(
-            "gateway01-privatelink.{region}.prod.{}.tidbcloud.com",
-            c.cloud_provider
-        ),
-        _ => format!("gateway01-privatelink.{region}.prod.aws.tidbcloud.com"),
-    });
+    // Without a host (flag or file), the host is the endpoint service's
+    // private DNS name, known after the service lookup
+    // (`tidbpe_checks::effective_host`): none is assumed here.
+    let host = host_flag;
     let port = args
         .port
         .or_else(|| cluster.as_ref().and_then(|c| c.port))

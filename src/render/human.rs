@@ -229,7 +229,10 @@ fn details(o: &mut Out<'_>, f: &Finding) -> io::Result<()> {
     line.push(Word::new(slug, Style::Plain));
     line.extend(words(&summary, Style::Plain));
     o.para(&line, DETAIL_INDENT)?;
-    if let Some(why) = tidbpe_checks::find(&f.id).and_then(|c| why(c.explain)) {
+    // A finding's own why (a warning about something else than the page's
+    // paragraph), else the explain page's.
+    let own = f.why.clone();
+    if let Some(why) = own.or_else(|| tidbpe_checks::find(&f.id).and_then(|c| why(c.explain))) {
         o.labelled("why:", &why)?;
     }
     match &f.fix {

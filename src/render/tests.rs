@@ -213,9 +213,10 @@ fn narrow_terminals_get_a_list_wide_ones_a_table() {
     }
     assert!(plain(&short, 100).contains("│ ✘ fail"));
     assert!(!plain(&short, 99).contains('│'));
-    // Below 30 columns the old table took 1,500 lines; the list stays short.
+    // Below 30 columns the old table took 1,500 lines (21 checks); the
+    // list stays short: under 20 lines a finding.
     let lines = plain(&report, 20).lines().count();
-    assert!(lines < 500, "{lines} lines at 20 columns");
+    assert!(lines < 800, "{lines} lines at 20 columns");
 }
 
 #[test]

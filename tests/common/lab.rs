@@ -168,12 +168,26 @@ impl World {
     }
 
     /// `tidbpe doctor --format json --timeout 60 --service-name <service> …`
-    /// (`args` may give another `--timeout`).
+    /// (`args` may give another `--timeout`). A run that sees an IMDS gets
+    /// `--no-probe` unless `args` say otherwise: outside the network-namespace
+    /// lab, "the instance" would probe with this machine's own resolver and
+    /// network, which must never be asked (tests/e2e/probes.rs probes inside
+    /// namespaces).
     pub fn doctor_for(&self, cmd: &mut Command, service: &str, args: &[&str]) -> Run {
         cmd.args(["doctor", "--format", "json", "--service-name", service]);
         if !args.contains(&"--timeout") {
             cmd.args(["--timeout", "60"]);
         }
+        let sees_imds = cmd
+            .get_envs()
+            .any(|(k, v)| k == "AWS_EC2_METADATA_SERVICE_ENDPOINT" && v.is_some());
+        if sees_imds && !args.iter().any(|a| *a == "--probe" || *a == "--no-probe") {
+            cmd.arg("--no-probe");
+        }
+        assert!(
+            !args.contains(&"--probe"),
+            "--probe outside the network-namespace lab would ask this machine's resolver"
+        );
         cmd.args(args);
         Run::of(cmd)
     }

@@ -8,7 +8,8 @@
 //!   request (worlds are isolated by their own VPCs and endpoint services),
 //!   and dies with the test process (it exits when its stdin closes).
 //! - [`Run`] is one finished run of the binary; [`Run::expect`] asserts the
-//!   status of every finding at once, skips included ([`NOT_IMPLEMENTED`]).
+//!   status of every finding at once, skips included ([`NOT_IMPLEMENTED`],
+//!   and the probe checks, [`UNPROBED`], on a run that did not probe).
 //! - [`FaultProxy`] sits between the binary and moto, per test, and answers a
 //!   chosen AWS action with an error, late, or never.
 //!
@@ -19,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod lab;
+pub mod netns;
 mod proxy;
 mod run;
 
@@ -31,7 +33,7 @@ pub use proxy::{
     unauthorized_xml, FaultProxy, ACCESS_DENIED_STS_XML, EMPTY, REQUEST_LIMIT_XML,
     THROTTLING_R53_XML, UNAUTHORIZED_XML,
 };
-pub use run::{Expect, Run, NOT_IMPLEMENTED};
+pub use run::{Expect, Run, NOT_IMPLEMENTED, UNPROBED};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

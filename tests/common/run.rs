@@ -6,18 +6,24 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Checks this version of tidbpe reports as `skip` on every run because they
-/// are not implemented yet (the live DNS and TCP probes). The probe work
-/// changes this list, and only this list.
-pub const NOT_IMPLEMENTED: &[&str] = &["DNS001", "DNS002", "NET001", "NET002"];
+/// are not implemented yet. Empty since the live probes (issue 10).
+pub const NOT_IMPLEMENTED: &[&str] = &[];
+
+/// The checks that judge the live probes: `skip` on every run that did not
+/// probe (the binary off an instance of the VPC without `--probe`, or with
+/// `--no-probe`: every run outside the network-namespace lab, see
+/// `tests/e2e/probes.rs`), each saying why.
+pub const UNPROBED: &[&str] = &["DNS001", "DNS002", "DNS003", "NET001", "NET002", "TDB002"];
 
 /// Checks that judge only what `--cluster-json` describes: `skip` on every
 /// run without it (the report's `inputs.cluster` is absent).
 pub const NEEDS_CLUSTER_JSON: &[&str] = &["TDB001"];
 
 /// What a report must say, finding by finding: the IDs that fail, warn, are
-/// unknown, and are skipped beside [`NOT_IMPLEMENTED`] (and, without
-/// `--cluster-json`, [`NEEDS_CLUSTER_JSON`]); every other finding
-/// must pass. The exit code follows (1 on a fail, else 3 on an unknown, else 0).
+/// unknown, and are skipped beside [`NOT_IMPLEMENTED`] (and [`UNPROBED`] when
+/// the run did not probe, and, without `--cluster-json`,
+/// [`NEEDS_CLUSTER_JSON`]); every other finding must pass. The exit code
+/// follows (1 on a fail, else 3 on an unknown, else 0).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Expect<'a> {
     pub fail: &'a [&'a str],
@@ -112,6 +118,20 @@ impl Run {
         assert!(!findings.is_empty(), "no findings\n{}", self.describe());
         let mut skip = set(want.skip);
         skip.extend(NOT_IMPLEMENTED.iter().map(|s| s.to_string()));
+        let report = self.json();
+        let probed = report["facts"]["probes"]["vantage"]["probed"] == true;
+        if !probed {
+            skip.extend(UNPROBED.iter().map(|s| s.to_string()));
+            for id in UNPROBED {
+                let said = self.summary(id);
+                assert!(
+                    said.starts_with("not running inside")
+                        || said.starts_with("probes turned off")
+                        || said.starts_with("deselected"),
+                    "{id} did not say why it did not probe: {said}"
+                );
+            }
+        }
         if self.json()["inputs"]["cluster"].is_null() {
             skip.extend(NEEDS_CLUSTER_JSON.iter().map(|s| s.to_string()));
         }

@@ -31,7 +31,7 @@ use serde_json::Value;
 /// (AZ002 skips first: off an instance, no client is known).
 const VPC_CHECKS: &[&str] = &[
     "VPC001", "VPC002", "VPC003", "VPC004", "EP001", "EP002", "EP003", "EP004", "AZ001", "SG001",
-    "SG002", "ACL001", "ACL002",
+    "SG002", "ACL001", "ACL002", "DNS004",
 ];
 
 /// `tidbpe doctor` for `w`'s service through `proxy`, with `args`, timed.
@@ -89,7 +89,7 @@ fn a_denied_endpoint_listing_leaves_the_vpc_checks_unknown() {
     let (run, _) = through(w, &proxy, &[]);
     run.expect(Expect {
         unknown: VPC_CHECKS,
-        skip: &["AZ002"],
+        skip: &["AZ002", "IPV001"],
         ..Expect::default()
     });
     let error = unknown_naming(&run, VPC_CHECKS, "ec2:DescribeVpcEndpoints");
@@ -113,7 +113,7 @@ fn a_throttled_endpoint_listing_leaves_the_vpc_checks_unknown() {
     let (run, _) = through(w, &proxy, &[]);
     run.expect(Expect {
         unknown: VPC_CHECKS,
-        skip: &["AZ002"],
+        skip: &["AZ002", "IPV001"],
         ..Expect::default()
     });
     let error = unknown_naming(&run, VPC_CHECKS, "ec2:DescribeVpcEndpoints");
@@ -137,7 +137,7 @@ fn a_hung_endpoint_listing_leaves_the_vpc_checks_unknown_in_time() {
     assert!(took < Duration::from_millis(3500), "took {took:?}");
     run.expect(Expect {
         unknown: VPC_CHECKS,
-        skip: &["AZ002"],
+        skip: &["AZ002", "IPV001"],
         ..Expect::default()
     });
     let error = unknown_naming(&run, VPC_CHECKS, "ec2:DescribeVpcEndpoints");
@@ -206,9 +206,11 @@ fn no_credentials_make_aws001_unknown_said_once() {
     let w = world("healthy");
     let args = ["--vpc-id", &w.vpc_id, "--instance-id", &w.instance_id];
     let run = w.doctor_with(&mut without_credentials(w), &args);
+    // INP001 too: without --host, the host is the service's private DNS name.
     let aws_side: Vec<&str> = [
-        "AWS001", "SVC001", "VPC001", "VPC002", "VPC003", "VPC004", "EP001", "EP002", "EP003",
-        "EP004", "AZ001", "AZ002", "SG001", "SG002", "ACL001", "ACL002",
+        "AWS001", "INP001", "SVC001", "SVC002", "VPC001", "VPC002", "VPC003", "VPC004", "EP001",
+        "EP002", "EP003", "EP004", "AZ001", "AZ002", "SG001", "SG002", "ACL001", "ACL002",
+        "DNS004", "IPV001",
     ]
     .to_vec();
     run.expect(Expect {
@@ -289,20 +291,28 @@ fn an_sso_profile_without_a_token_says_so() {
 
 // ------------------------------------------------------------ 6. selection
 
-/// `--only INP001` needs no AWS: no request reaches the AWS endpoint (was:
-/// every call made).
+/// `--only INP001` with `--host` needs no AWS: no request reaches the AWS
+/// endpoint (was: every call made). Without `--host`, the host is the
+/// service's private DNS name: the service lookup, and only it.
 #[test]
 fn only_inp001_makes_no_aws_call() {
     let w = world("healthy");
     let proxy = FaultProxy::for_lab();
-    let (run, _) = through(w, &proxy, &["--only", "INP001"]);
+    let (run, _) = through(w, &proxy, &["--only", "INP001", "--host", &w.host]);
     assert_eq!(run.code, 0, "{}", run.describe());
     assert_eq!(run.status("INP001"), "pass");
     assert!(proxy.calls().is_empty(), "{:?}", proxy.calls());
     // With the VPC named, too.
-    let (run, _) = through(w, &proxy, &["--only", "INP001", "--vpc-id", &w.vpc_id]);
+    let (run, _) = through(
+        w,
+        &proxy,
+        &["--only", "INP001", "--host", &w.host, "--vpc-id", &w.vpc_id],
+    );
     assert_eq!(run.code, 0, "{}", run.describe());
     assert!(proxy.calls().is_empty(), "{:?}", proxy.calls());
+    let (run, _) = through(w, &proxy, &["--only", "INP001"]);
+    assert_eq!(run.status("INP001"), "pass", "{}", run.describe());
+    assert_eq!(proxy.calls(), ["ec2:DescribeVpcEndpointServices"]);
 }
 
 /// `--only VPC001` makes VPC001's call and discovery's, nothing else.
@@ -332,16 +342,22 @@ fn only_vpc001_makes_its_calls_and_discoverys() {
             &w.vpc_id,
             "--instance-id",
             &w.instance_id,
+            // DNS002 reads the hosted zones too (to say whether VPC004
+            // explains a public answer).
             "--skip",
-            "ACL001,ACL002,VPC004",
+            "ACL001,ACL002,VPC004,DNS002,DNS004",
         ],
     );
     run.expect(Expect {
-        skip: &["ACL001", "ACL002", "VPC004"],
+        skip: &["ACL001", "ACL002", "VPC004", "DNS002", "DNS004"],
         ..Expect::default()
     });
     let calls = proxy.calls();
-    for absent in ["ec2:DescribeNetworkAcls", "route53:ListHostedZonesByVPC"] {
+    for absent in [
+        "ec2:DescribeNetworkAcls",
+        "route53:ListHostedZonesByVPC",
+        "route53resolver:ListResolverRuleAssociations",
+    ] {
         assert!(!calls.iter().any(|c| c == absent), "{absent}: {calls:?}");
     }
 }
@@ -427,6 +443,7 @@ fn a_hung_api_lists_every_call_it_cut() {
         "DescribeSecurityGroups",
         "DescribeNetworkAcls",
         "ListHostedZonesByVPC",
+        "ListResolverRuleAssociations",
         // Asked in the first round too (issue 12): the account's DHCP
         // option sets, the VPC's endpoint interfaces.
         "DescribeDhcpOptions",
@@ -518,7 +535,9 @@ fn an_ipv4_mapped_client_ip_is_ipv4() {
     assert_eq!(run.json()["inputs"]["client_ip"], w.client_ip.to_string());
     assert_eq!(run.status("ACL001"), "pass", "{}", run.describe());
     assert!(!run.stdout.contains("::ffff:"), "{}", run.describe());
-    assert!(!run.stdout.contains("ipv6"), "{}", run.describe());
+    // No IPv6 in any finding (the facts name fields such as ipv6_native).
+    let findings = run.json()["findings"].to_string();
+    assert!(!findings.contains("ipv6"), "{}", run.describe());
 }
 
 /// A client outside the VPC's CIDRs (peered VPC, VPN, on premises): SG001
@@ -527,8 +546,9 @@ fn an_ipv4_mapped_client_ip_is_ipv4() {
 fn a_client_outside_the_vpc_warns_about_routing_and_dns() {
     let w = world("sg-all-from-anywhere");
     let run = w.doctor(&["--vpc-id", &w.vpc_id, "--client-ip", "192.168.50.5"]);
+    // EP003 names the three ways DNS reaches a client outside the VPC.
     run.expect(Expect {
-        warn: &["SG001"],
+        warn: &["SG001", "EP003"],
         skip: &["AZ002", "SG002", "ACL002"],
         ..Expect::default()
     });

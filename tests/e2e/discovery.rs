@@ -72,7 +72,7 @@ fn discovers_the_vpc_from_the_only_endpoint_of_the_service() {
     assert!(report["context"]["client"].is_null());
     run.expect(Expect {
         warn: &["SG001"],
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
 }
@@ -92,7 +92,7 @@ fn two_endpoints_in_one_vpc_still_name_the_vpc_and_fail_ep004() {
     run.expect(Expect {
         fail: &["EP004"],
         warn: &["SG001"],
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
 }

@@ -10,12 +10,16 @@
 mod common;
 
 mod believe;
+mod beyond;
 mod cli;
 mod commands;
 mod deadline;
 mod discovery;
+mod doctor_verdicts;
 mod faults;
+mod fixes_apply;
 mod large;
+mod probes;
 mod redact;
 mod replay;
 mod scenarios;

@@ -89,7 +89,7 @@ fn a_silent_metadata_service_is_bounded_and_changes_no_verdict() {
     let run = Run::of(&mut cmd);
     run.expect(Expect {
         warn: &["SG001"],
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
     assert!(run.json()["context"]["client"].is_null());

@@ -49,7 +49,6 @@ fn every_endpoint_state_but_available_fails_ep002() {
         ("rejected", gone),
         ("failed", gone),
         ("deleting", gone),
-        ("deleted", gone),
         ("expired", gone),
     ] {
         let (_, run) = run_on(&format!("state-{state}"));
@@ -62,6 +61,16 @@ fn every_endpoint_state_but_available_fails_ep002() {
         assert!(summary.contains(&format!("is {state}")), "{summary}");
         assert!(!run.fix_text("EP002").is_empty(), "{state}");
     }
+    // A deleted endpoint is no endpoint (issue 8, item 4): pre-flight.
+    let (_, run) = run_on("state-deleted");
+    run.expect(Expect {
+        fail: &["EP001"],
+        skip: &[
+            "EP002", "EP003", "EP004", "AZ002", "SG001", "SG002", "ACL001", "ACL002",
+        ],
+        ..Expect::default()
+    });
+    assert!(run.summary("EP001").contains("was deleted"));
 }
 
 #[test]
@@ -89,12 +98,14 @@ fn endpoint_in_an_unsupported_az_fails_az001_by_id() {
         .contains(&format!("--remove-subnet-ids {}", w.subnets.az6)));
 }
 
+/// With private DNS on, the endpoint's zone (named the host) is more
+/// specific than `tidbcloud.com`: a warning at most (issue 8, item 11).
 #[test]
-fn shadowing_hosted_zone_fails_vpc004() {
-    let (w, run) = expect("hosted-zone-shadow", &["VPC004"], &[]);
+fn shadowing_hosted_zone_warns_vpc004_with_private_dns_on() {
+    let (w, run) = expect("hosted-zone-shadow", &[], &["VPC004"]);
     let summary = run.summary("VPC004");
     assert!(summary.contains("tidbcloud.com"), "{summary}");
-    assert!(run.fix_commands("VPC004").contains(w.hosted_zone_id()));
+    assert!(summary.contains(w.hosted_zone_id()), "{summary}");
 }
 
 #[test]
@@ -205,7 +216,7 @@ fn unknown_client_judges_the_vpc_cidr_and_skips_the_client_side() {
     let w = world("sg-all-from-anywhere");
     let run = w.doctor(&["--vpc-id", &w.vpc_id]);
     run.expect(Expect {
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
     let summary = run.summary("SG001");
@@ -221,7 +232,7 @@ fn unknown_client_behind_a_group_reference_is_a_warning_not_a_failure() {
     let run = w.doctor(&["--vpc-id", &w.vpc_id]);
     run.expect(Expect {
         warn: &["SG001"],
-        skip: &["SG002", "ACL002", "AZ002"],
+        skip: &["SG002", "ACL002", "AZ002", "IPV001"],
         ..Expect::default()
     });
 }

@@ -62,20 +62,22 @@ fn unknown_service_name_fails_svc001() {
     let run = w.doctor_for(&mut w.tidbpe(), UNKNOWN_SERVICE, &["--vpc-id", &w.vpc_id]);
     run.expect(Expect {
         fail: &["SVC001"],
+        // Without the service, no host is known either (no --host given).
         skip: &[
-            "EP001", "EP002", "EP003", "EP004", "AZ001", "AZ002", "SG001", "SG002", "ACL001",
-            "ACL002",
+            "INP001", "SVC002", "VPC004", "EP001", "EP002", "EP003", "EP004", "AZ001", "AZ002",
+            "SG001", "SG002", "ACL001", "ACL002", "IPV001",
         ],
         ..Expect::default()
     });
     assert_valid_report(&run.stdout);
 }
 
-/// Against the healthy world, `host` fails INP001 (only) with `why` in the summary.
+/// Against the healthy world, `host` fails INP001 with `why` in the summary,
+/// and SVC002 (it is not the service's private DNS name), only them.
 fn host_fails_inp001(host: &str, why: &str) {
     let run = world("healthy").doctor_as_client(&["--host", host]);
     run.expect(Expect {
-        fail: &["INP001"],
+        fail: &["INP001", "SVC002"],
         ..Expect::default()
     });
     assert!(

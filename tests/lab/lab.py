@@ -56,6 +56,8 @@ T0 = time.monotonic()
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 HOST = f"gateway01-privatelink.{REGION}.prod.aws.tidbcloud.com"
+# A newer cluster's own host (its own endpoint service): not gateway01.
+OWN_HOST = f"tidb-0a1b2c3d-privatelink.{REGION}.prod.aws.tidbcloud.com"
 IMAGE_ID = "ami-0a1b2c3d4e5f60718"  # moto does not validate AMIs by default
 log = logging.getLogger("lab")
 
@@ -66,8 +68,12 @@ def apply_moto_patches():
     from moto.ec2.models import vpcs as vpcs_mod
     from moto.ec2.responses import vpcs as vpc_responses
 
-    # (i) An endpoint's state follows its tag "lab:state" (moto: always "available").
+    # (i) An endpoint's state follows its tag "lab:state" (moto: always
+    # "available"), until it is deleted: a deleted endpoint says "deleted",
+    # whatever its tag said before (a fix that deletes it must show).
     def get_state(self):
+        if self.__dict__.get("_lab_state") == "deleted":
+            return "deleted"
         for tag in self.get_tags():
             if tag.get("key") == "lab:state":
                 return tag.get("value")
@@ -130,12 +136,44 @@ def apply_moto_patches():
                 eni.private_ip_address = ip
                 eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": ip}]
 
+    # (vi) An interface endpoint's DnsEntries look like AWS's (moto gives one
+    # malformed entry, "vpce-…-x.com.amazonaws.vpce…"): the regional name
+    # first, then one zonal name per subnet's AZ, then, with private DNS on,
+    # the service's private DNS name.
+    def aws_dns_entries(backend, ep):
+        svc_id = ep.service_name.rsplit(".", 1)[-1]
+        rng = random.Random(ep.id)
+        suffix = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+        zone = "Z7HUB22UULQXV"  # AWS's zone for us-east-1's vpce.amazonaws.com names
+        entries = [{"dns_name": f"{ep.id}-{suffix}.{svc_id}.{REGION}.vpce.amazonaws.com", "hosted_zone_id": zone}]
+        for subnet_id in ep.subnet_ids or []:
+            az = backend.get_subnet(subnet_id).availability_zone
+            entries.append({"dns_name": f"{ep.id}-{suffix}-{az}.{svc_id}.{REGION}.vpce.amazonaws.com",
+                            "hosted_zone_id": zone})
+        return entries
+
+    def private_dns_entry(backend, ep):
+        svc = backend.configurations.get(ep.service_name.rsplit(".", 1)[-1])
+        name = svc and svc.private_dns_name
+        if not name and ep.service_name.startswith(f"com.amazonaws.{REGION}."):
+            # An AWS service's own endpoint (ssm, kms, …: the large world's
+            # others): the service's regional name, as AWS gives it.
+            name = f"{ep.service_name.rsplit('.', 1)[-1]}.{REGION}.amazonaws.com"
+        return {"dns_name": name or HOST, "hosted_zone_id": "ZPRIVATEDNSLAB"}
+
+    def dress_dns_entries(backend, ep):
+        regional_and_zonal = [e for e in (ep.dns_entries or []) if e.get("hosted_zone_id") != "ZPRIVATEDNSLAB"]
+        if not regional_and_zonal or ".vpce.amazonaws.com" not in regional_and_zonal[0]["dns_name"]:
+            regional_and_zonal = aws_dns_entries(backend, ep)
+        ep.dns_entries = regional_and_zonal + ([private_dns_entry(backend, ep)] if ep.private_dns_enabled else [])
+
     orig_create = vpcs_mod.VPCBackend.create_vpc_endpoint
 
     def create_vpc_endpoint(self, *args, **kwargs):
         ep = orig_create(self, *args, **kwargs)
         if (ep.vpc_endpoint_type or "").lower() == "interface":
             dress_enis(self, ep)
+            dress_dns_entries(self, ep)
         return ep
 
     vpcs_mod.VPCBackend.create_vpc_endpoint = create_vpc_endpoint
@@ -179,6 +217,8 @@ def apply_moto_patches():
         if enabled is not None:
             ep = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
             ep.private_dns_enabled = enabled
+            if (ep.vpc_endpoint_type or "").lower() == "interface":
+                dress_dns_entries(self.ec2_backend, ep)
         return result
 
     vpc_responses.VPCs.modify_vpc_endpoint = modify_vpc_endpoint_response
@@ -277,6 +317,58 @@ def paginate_listings():
     r53_responses.Route53.list_hosted_zones_by_vpc = list_hosted_zones_by_vpc
 
 
+# --- moto patches for what AWS knows beyond the guide (issue 13) --------------
+def apply_beyond_patches():
+    """What moto 5.2.5 leaves out of the answers the doctor reads for SVC002,
+    EP002, IPV001 and DNS004; worlds set the values on the backend objects
+    (`lab_*` attributes, see `Lab.beyond`)."""
+    from moto.ec2.models import subnets as subnets_mod
+    from moto.ec2.models import vpc_service_configuration as svc_mod
+    from moto.ec2.models import vpcs as vpcs_mod
+
+    # (b1) DescribeVpcEndpointServices carries PrivateDnsNameVerificationState,
+    # SupportedIpAddressTypes and ServiceRegion, as AWS does (moto: none).
+    orig_to_dict = svc_mod.VPCServiceConfiguration.to_dict
+
+    def to_dict(self):
+        d = orig_to_dict(self)
+        if self.private_dns_name:
+            d["PrivateDnsNameVerificationState"] = getattr(self, "lab_verification_state", "verified")
+        d["SupportedIpAddressTypes"] = list(getattr(self, "lab_ip_types", ["ipv4"]))
+        d["ServiceRegion"] = REGION
+        return d
+
+    svc_mod.VPCServiceConfiguration.to_dict = to_dict
+
+    # (b2) An interface endpoint has an IpAddressType (moto: none): ipv4
+    # unless a world says otherwise.
+    vpcs_mod.VPCEndPoint.ip_address_type = property(lambda self: self.__dict__.get("lab_ip_address_type", "ipv4"))
+
+    # (b3) An IPv6-only subnet has no IPv4 address to offer: AWS says 0
+    # available; moto says 2**64 - 5, more than the API's 32-bit integer,
+    # and the SDK then refuses the whole DescribeSubnets answer.
+    orig_count = subnets_mod.Subnet.available_ip_address_count
+
+    def available_ip_address_count(self):
+        return 0 if not self.cidr_block else orig_count.fget(self)
+
+    subnets_mod.Subnet.available_ip_address_count = property(available_ip_address_count)
+
+    # (b4) An interface in an IPv6-only subnet of a VPC with DNS hostnames on
+    # gets a host name (moto's helper splits an IPv4 address and fails on an
+    # IPv6 one; AWS names such instances by resource, this one by address).
+    from moto.ec2.models import elastic_network_interfaces as eni_mod
+
+    orig_dns_from_ip = eni_mod.generate_dns_from_ip
+
+    def generate_dns_from_ip(ip, dns_type="internal"):
+        if ":" in str(ip):
+            return f"ip6-{str(ip).split('/')[0].replace(':', '-')}.ec2.{dns_type}"
+        return orig_dns_from_ip(ip, dns_type)
+
+    eni_mod.generate_dns_from_ip = generate_dns_from_ip
+
+
 # --- scenario building --------------------------------------------------------
 def rule(proto, lo=None, hi=None, *, cidr=None, sg=None, pl=None):
     """One IpPermission for authorize_security_group_ingress/egress."""
@@ -322,6 +414,7 @@ class Lab:
                                      region_name=REGION)
         mk = lambda svc: sess.client(svc, config=cfg)  # noqa: E731
         self.ec2, self.elbv2, self.r53, self.sts = mk("ec2"), mk("elbv2"), mk("route53"), mk("sts")
+        self.r53r = mk("route53resolver")
 
     # -- small helpers
     def vpc(self, cidr, name, dns_support=True, dns_hostnames=True):
@@ -362,11 +455,70 @@ class Lab:
             self.ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl_id)
         return acl_id
 
+    # -- issue 13: what AWS and TiDB Cloud know beyond the guide
+    def beyond(self, w, tag, *, service_host=None, verification=None, acceptance_required=None,
+               service_ip_types=None, endpoint_ip_type=None, resolver_rules=(), ipv6_only_client=False):
+        """Change a built world: the service's private DNS name and its
+        verification state, AcceptanceRequired, the service's and the
+        endpoint's IP families, Resolver rules associated with the VPC
+        ((domain, type) pairs), a client instance in an IPv6-only subnet."""
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[ACCOUNT][REGION]
+        svc = backend.configurations[w["service_id"]]
+        if service_host:
+            svc.private_dns_name = service_host
+            w["host"] = service_host
+        if verification:
+            svc.lab_verification_state = verification
+        if acceptance_required is not None:
+            svc.acceptance_required = acceptance_required
+        if service_ip_types:
+            svc.lab_ip_types = list(service_ip_types)
+        if endpoint_ip_type and w.get("endpoint_id"):
+            backend.vpc_end_points[w["endpoint_id"]].__dict__["lab_ip_address_type"] = endpoint_ip_type
+        if resolver_rules:
+            # FORWARD rules go out through an outbound endpoint (AWS requires
+            # one; two addresses in two AZs).
+            out = self.r53r.create_resolver_endpoint(
+                CreatorRequestId=f"lab-out-{tag}", Name=f"lab-out-{tag}", Direction="OUTBOUND",
+                SecurityGroupIds=[w["other_sg"]],
+                IpAddresses=[{"SubnetId": w["subnets"]["az1"], "Ip": "10.0.1.53"},
+                             {"SubnetId": w["subnets"]["az2"], "Ip": "10.0.2.53"}])["ResolverEndpoint"]["Id"]
+            w["resolver_rule_ids"] = []
+            for i, (domain, kind) in enumerate(resolver_rules):
+                args = dict(CreatorRequestId=f"lab-rule-{tag}-{i}", Name=f"lab-rule-{i}", RuleType=kind,
+                            DomainName=domain)
+                if kind == "FORWARD":
+                    args.update(TargetIps=[{"Ip": "192.168.100.2", "Port": 53}], ResolverEndpointId=out)
+                rule_id = self.r53r.create_resolver_rule(**args)["ResolverRule"]["Id"]
+                self.r53r.associate_resolver_rule(ResolverRuleId=rule_id, VPCId=w["vpc_id"], Name=f"lab-{i}")
+                w["resolver_rule_ids"].append(rule_id)
+        if ipv6_only_client:
+            # An IPv6 block for the VPC, an IPv6-only subnet in use1-az1, and
+            # a second instance there (the world's own instance stays).
+            self.ec2.associate_vpc_cidr_block(VpcId=w["vpc_id"], AmazonProvidedIpv6CidrBlock=True)
+            # AWS then adds ::/0 allow rules (101) to the VPC's default network ACL.
+            default_acl = self.ec2.describe_network_acls(Filters=[
+                {"Name": "vpc-id", "Values": [w["vpc_id"]]}, {"Name": "default", "Values": ["true"]}])
+            for egress in (False, True):
+                self.ec2.create_network_acl_entry(
+                    NetworkAclId=default_acl["NetworkAcls"][0]["NetworkAclId"], RuleNumber=101, Protocol="-1",
+                    RuleAction="allow", Egress=egress, Ipv6CidrBlock="::/0")
+            vpc = self.ec2.describe_vpcs(VpcIds=[w["vpc_id"]])["Vpcs"][0]
+            block = next(a["Ipv6CidrBlock"] for a in vpc["Ipv6CidrBlockAssociationSet"])
+            cidr6 = str(next(ipaddress.IPv6Network(block).subnets(new_prefix=64)))
+            sub6 = self.ec2.create_subnet(VpcId=w["vpc_id"], Ipv6CidrBlock=cidr6, Ipv6Native=True,
+                                          AvailabilityZoneId="use1-az1")["Subnet"]["SubnetId"]
+            inst = self.ec2.run_instances(ImageId=IMAGE_ID, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                          SubnetId=sub6, SecurityGroupIds=[w["client_sg"]])["Instances"][0]
+            w.update(ipv6_subnet_id=sub6, ipv6_instance_id=inst["InstanceId"])
+
     # -- the world
     def build(self, *, tag="0", dns_support=True, dns_hostnames=True, endpoint=True, endpoint_subnets=("az1", "az2"),
               private_dns=True, state=None, conflict_endpoint=False, dhcp_servers=None, hosted_zone=None,
               prefix_list=None, endpoint_ingress=None, client_egress=None, nacl=None, second_vpc=False,
-              deleted_endpoint=False, large=False):
+              deleted_endpoint=False, beyond=None, large=False):
         ec2, w = self.ec2, {"region": REGION, "host": HOST}
 
         # Provider side: NLB in use1-az1 + use1-az2, endpoint service over it.
@@ -452,6 +604,9 @@ class Lab:
             ec2.authorize_security_group_ingress(GroupId=sg2, IpPermissions=[rule("tcp", 4000, cidr="10.1.0.0/16")])
             w.update(second_vpc_id=v2, second_endpoint_id=self.endpoint(v2, w["service_name"], [s2], [sg2], True,
                                                                         "tidb-vpc2"))
+
+        if beyond:
+            self.beyond(w, tag, **beyond)
 
         eps = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
         w["endpoint_ids"] = sorted((e["VpcEndpointId"] for e in eps), key=lambda i: i != w["endpoint_id"])
@@ -579,6 +734,8 @@ SCENARIOS = {
     "client-other-az": dict(endpoint_subnets=("az2",)),
     "dhcp-custom": dict(dhcp_servers=["10.0.0.53"]),
     "hosted-zone-shadow": dict(hosted_zone="tidbcloud.com"),
+    "hosted-zone-parent-private-dns-off": dict(hosted_zone="tidbcloud.com", private_dns=False),
+    "hosted-zone-exact": dict(hosted_zone=HOST, private_dns=False),
     "hosted-zone-unrelated": dict(hosted_zone="example.internal"),
     "sg-3306-only": dict(endpoint_ingress=lambda w: [rule("tcp", 3306, sg=w["client_sg"])]),
     "sg-cidr-excludes-client": dict(endpoint_ingress=lambda w: [rule("tcp", 4000, cidr="10.0.2.0/24")]),
@@ -598,6 +755,15 @@ SCENARIOS = {
     "two-endpoints-in-region": dict(second_vpc=True),
     "endpoint-deleted-beside-live": dict(deleted_endpoint=True),
     "endpoint-only-deleted": dict(endpoint=False, deleted_endpoint=True),
+    "nacl-client-linux-ephemeral": dict(nacl=nacl(("client",), acl(100, True, "allow"),
+                                                  acl(100, False, "allow", "6", (32768, 60999)))),
+    # Issue 13: what AWS and TiDB Cloud know beyond the guide.
+    "service-own-host": dict(beyond=dict(service_host=OWN_HOST)),
+    "private-dns-unverified": dict(beyond=dict(verification="pendingVerification")),
+    "exclusive-pending": dict(state="pendingAcceptance", beyond=dict(acceptance_required=True)),
+    "resolver-rule-host": dict(beyond=dict(resolver_rules=[(HOST, "FORWARD")])),
+    "resolver-rule-parent": dict(beyond=dict(resolver_rules=[("tidbcloud.com", "FORWARD")])),
+    "client-ipv6-only": dict(beyond=dict(ipv6_only_client=True)),
     # The healthy world in a VPC of real size (Lab.enlarge), and the same with
     # the one rule that admits the client on 4000 turned to 3306.
     "large": dict(large=True),
@@ -612,7 +778,7 @@ def imds_data(lab, w):
     az_id = next(z["ZoneId"] for z in lab.ec2.describe_availability_zones(ZoneNames=[az])["AvailabilityZones"])
     nic = inst["NetworkInterfaces"][0]
     mac = nic["MacAddress"]
-    subnet_cidr = lab.ec2.describe_subnets(SubnetIds=[inst["SubnetId"]])["Subnets"][0]["CidrBlock"]
+    subnet_cidr = lab.ec2.describe_subnets(SubnetIds=[inst["SubnetId"]])["Subnets"][0].get("CidrBlock", "")
     sgs = [g["GroupId"] for g in inst["SecurityGroups"]]
     doc = {
         "accountId": ACCOUNT, "architecture": "x86_64", "availabilityZone": az, "imageId": inst["ImageId"],
@@ -872,6 +1038,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     apply_moto_patches()
+    apply_beyond_patches()
     install_dispatch()
     from moto import mock_aws
     from moto.server import ThreadedMotoServer

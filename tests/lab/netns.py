@@ -32,8 +32,12 @@ reject / unreachable (a TiDB listener behind an iptables rule: DROP, REJECT
 with tcp-reset, REJECT with icmp-host-unreachable).
 
 Resolver MODEs: answer (dnsmasq: the host has the --answer addresses, A
-only; other names of its domain are NXDOMAIN), servfail, refused (a small
-responder answering that code), silent (receives, never answers).
+only; other names of its domain are NXDOMAIN), servfail, refused, nxdomain
+(a small responder answering that code to every name), public (a small
+responder answering every A question with the public address PUBLIC_ANSWER,
+and no AAAA: what a resolver outside the VPC says), silent (receives, never
+answers). Nothing is ever sent to PUBLIC_ANSWER beyond the VPC namespace,
+which has no way out: packets to it die there.
 """
 
 import argparse
@@ -58,7 +62,8 @@ LINK_VPC = "169.254.0.1"      # the VPC namespace's end of the veth
 LINK_CLIENT = "169.254.0.2"   # the client's end, when it has no --client-ip
 ENDPOINT_MODES = ("tidb", "mariadb", "err", "garbage", "silent", "close", "greet-close", "none",
                   "drop", "reject", "unreachable")
-RESOLVER_MODES = ("answer", "servfail", "refused", "silent")
+RESOLVER_MODES = ("answer", "servfail", "refused", "nxdomain", "public", "silent")
+PUBLIC_ANSWER = "3.5.140.10"
 TIDB_VERSION = "8.0.11-TiDB-v7.5.2-serverless"
 READY_TIMEOUT = 20.0
 
@@ -172,8 +177,9 @@ def listener_handler(mode):
     return handle
 
 
-def dns_reply(query, rcode):
-    """A reply to `query` with no answer and this response code."""
+def dns_reply(query, rcode, a_record=None):
+    """A reply to `query` with this response code: no answer, or `a_record`
+    (an IPv4 address) when the question is for an A record."""
     if len(query) < 12:
         return None
     at = 12
@@ -182,12 +188,19 @@ def dns_reply(query, rcode):
     end = at + 5
     if end > len(query):
         return None
+    qtype = struct.unpack(">H", query[at + 1:at + 3])[0]
+    answer = b""
+    if a_record is not None and qtype == 1:
+        # The name by a pointer to the question (offset 12), A, IN, TTL 60.
+        answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(a_record)
     flags = struct.pack(">BB", 0x80 | (query[2] & 0x79), 0x80 | rcode)
-    return query[:2] + flags + b"\x00\x01\x00\x00\x00\x00\x00\x00" + query[12:end]
+    counts = struct.pack(">HHHH", 1, 1 if answer else 0, 0, 0)
+    return query[:2] + flags + counts + query[12:end] + answer
 
 
 def serve_dns(udp, tcp, mode):
-    rcode = {"servfail": 2, "refused": 5}.get(mode)
+    rcode = {"servfail": 2, "refused": 5, "nxdomain": 3, "public": 0}.get(mode)
+    a_record = PUBLIC_ANSWER if mode == "public" else None
 
     def udp_loop():
         while True:
@@ -195,7 +208,7 @@ def serve_dns(udp, tcp, mode):
                 q, peer = udp.recvfrom(1500)
             except OSError:
                 return
-            reply = dns_reply(q, rcode) if rcode is not None else None
+            reply = dns_reply(q, rcode, a_record) if rcode is not None else None
             if reply:
                 udp.sendto(reply, peer)
 
@@ -213,7 +226,7 @@ def serve_dns(udp, tcp, mode):
                     if not chunk:
                         return
                     q += chunk
-                reply = dns_reply(q, rcode) if rcode is not None else None
+                reply = dns_reply(q, rcode, a_record) if rcode is not None else None
                 if reply:
                     conn.sendall(struct.pack(">H", len(reply)) + reply)
         except OSError:

@@ -12,7 +12,7 @@
 //! - [`tcp`]: connect to one address;
 //! - [`mysql`]: read and parse the first packet.
 
-// Phase 1 builds the engines; gather's graph calls them in phase 2.
+// Some engine entry points serve only the tests (probe_lab runs them alone).
 #![allow(dead_code)]
 
 pub mod dns;
@@ -35,6 +35,19 @@ use self::resolv::ResolverFiles;
 /// hanging up on its own.
 pub const GREETING_LINGER: Duration = Duration::from_millis(250);
 
+/// Counts the probes in flight (the progress line) without this module
+/// knowing the terminal: `start` returns a guard held while one probe runs.
+pub trait Track: Sync {
+    type Guard: Send;
+    fn start(&self) -> Self::Guard;
+}
+
+/// No counting (tests).
+impl Track for () {
+    type Guard = ();
+    fn start(&self) {}
+}
+
 /// Milliseconds since `start`.
 pub(crate) fn elapsed_ms(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -55,6 +68,7 @@ pub async fn probe(
     files: &ResolverFiles,
     vantage: Vantage,
     deadline: Instant,
+    track: &impl Track,
 ) -> ProbeFacts {
     if !vantage.probed {
         return ProbeFacts {
@@ -68,7 +82,10 @@ pub async fn probe(
     let resolve = async {
         match literal {
             Some(_) => None,
-            None => Some(dns::resolve(host, dns_server, deadline).await),
+            None => {
+                let _probe = track.start();
+                Some(dns::resolve(host, dns_server, deadline).await)
+            }
         }
     };
     let (resolver_path, dns) = tokio::join!(
@@ -89,7 +106,11 @@ pub async fn probe(
             targets.push(target);
         }
     }
-    let addresses = probe_addresses(&targets, deadline, GREETING_LINGER).await;
+    let addresses = futures::future::join_all(targets.iter().map(|&addr| async move {
+        let _probe = track.start();
+        probe_address(addr, deadline, GREETING_LINGER).await
+    }))
+    .await;
     ProbeFacts {
         vantage,
         resolver_path: Some(resolver_path),
@@ -160,6 +181,7 @@ mod tests {
             &no_files(dir.path()),
             vantage,
             Instant::now() + Duration::from_secs(1),
+            &(),
         )
         .await;
         assert!(!facts.vantage.probed);
@@ -196,6 +218,7 @@ mod tests {
             &no_files(dir.path()),
             Vantage::decide(Some(true), Err("no IMDS"), None),
             Instant::now() + Duration::from_secs(3),
+            &(),
         )
         .await;
         assert!(start.elapsed() < Duration::from_secs(2));
@@ -231,6 +254,7 @@ mod tests {
             &no_files(dir.path()),
             Vantage::decide(Some(true), Err("no IMDS"), None),
             Instant::now() + Duration::from_millis(400),
+            &(),
         )
         .await;
         assert!(facts.dns.is_none());
