@@ -16,12 +16,13 @@
 # which counts the requests), after a warm-up pass. Round trips waited in a
 # row: trips = median of (wall at LATENCY - wall at 0) / LATENCY; rounds = the
 # lab's count of requests that waited for one another in a row (GET
-# /lab/rounds), which no CPU time blurs. The limit is the number of dependent rounds the
-# run cannot avoid: 1, +1 when the VPC comes from a listing (the unique
-# endpoint, --instance-id alone), +1 when a group names a prefix list (its
-# entries can only be asked for once the group is read). Probes, when this
-# tidbpe has them, are off (--no-probe): they would leave loopback here; they
-# are measured inside tests/lab/netns.py.
+# /lab/rounds), which no CPU time blurs. The limit is the number of dependent
+# rounds the run cannot avoid: 1, +1 when the VPC comes from a listing (the
+# unique endpoint, --instance-id alone), +1 when a group names a prefix list
+# (its entries can only be asked for once the group is read), a Resolver rule
+# is associated, or a hosted zone covers the host (these run side by side).
+# The live probes, when this tidbpe has them, are off (--no-probe): here they
+# would leave loopback; tests/lab/netns.py is where they run, not timed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 latency="${1:-100}"
@@ -101,7 +102,8 @@ facts = json.load(open(sys.argv[1]))["facts"]
 limit = 1
 if (facts.get("vpc_choice") or {}).get("source") in ("unique-endpoint", "endpoint", "instance"):
     limit += 1
-if (facts.get("prefix_lists") or {}).get("Ok"):
+# Each of these follows a first-round call (they run side by side: +1 at most).
+if any((facts.get(k) or {}).get("Ok") for k in ("prefix_lists", "resolver_rules", "hosted_zone_vpcs", "hosted_zone_records")):
     limit += 1
 print(limit)
 PY
@@ -157,6 +159,12 @@ cli_sequence() {
         aws ec2 get-managed-prefix-list-entries --prefix-list-id "$pl" > /dev/null
     done
     aws ec2 describe-network-acls --filters "Name=vpc-id,Values=$vpc" > /dev/null
+    local rules
+    rules="$(aws route53resolver list-resolver-rule-associations --filters "Name=VPCId,Values=$vpc" \
+        --query 'ResolverRuleAssociations[].ResolverRuleId')"
+    for rule in $rules; do
+        aws route53resolver get-resolver-rule --resolver-rule-id "$rule" > /dev/null
+    done
 }
 
 # cli_once WORLD: one run of the sequence; prints "<wall ms> <calls> <rounds>".
