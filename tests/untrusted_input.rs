@@ -694,3 +694,29 @@ fn a_failing_credential_process_does_not_fill_the_report() {
         run.stdout.len()
     );
 }
+
+/// `--output` naming a FIFO that nobody reads: opening it for writing would
+/// wait for a reader forever, past any `--timeout`. Refused at once.
+#[test]
+fn an_output_fifo_without_a_reader_is_refused_at_once() {
+    let dir = Scratch::new("out-fifo");
+    let fifo = dir.path("report.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut cmd = tidbpe();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+        "doctor",
+        "--service-name",
+        SVC,
+        "--vpc-id",
+        VPC,
+        "--timeout",
+        "2",
+        "--output",
+        fifo.to_str().unwrap(),
+    ]);
+    let run = run_cmd(&mut cmd);
+    run.refused("--output");
+    assert!(run.stderr.contains("reader"), "{}", run.stderr);
+    assert!(run.took < Duration::from_secs(3), "{:?}", run.took);
+}
