@@ -236,6 +236,8 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    // `--timeout` bounds the whole run, reading `--cluster-json -` included.
+    let started = Instant::now();
     let destination = prepare_output(&args.output)?;
     let inputs = inputs::inputs(&args)?;
     if inputs::off_privatelink(&inputs) {
@@ -250,7 +252,6 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         return Ok(exit_code(&report));
     }
     let timeout = args.timeout;
-    let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

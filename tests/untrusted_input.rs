@@ -720,3 +720,17 @@ fn an_output_fifo_without_a_reader_is_refused_at_once() {
     assert!(run.stderr.contains("reader"), "{}", run.stderr);
     assert!(run.took < Duration::from_secs(3), "{:?}", run.took);
 }
+
+/// `--cluster-json -` with a writer that never writes (a `ticloud` that
+/// waits for a login): the run still ends within `--timeout`.
+#[test]
+fn cluster_json_from_a_silent_standard_input_ends_within_the_timeout() {
+    let mut cmd = tidbpe();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::piped())
+        .args(["doctor", "--cluster-json", "-", "--timeout", "1"]);
+    // run_cmd keeps the child's standard input open (and empty) until it ends.
+    let run = run_cmd(&mut cmd);
+    run.refused("--cluster-json");
+    assert!(run.took < Duration::from_secs(3), "{:?}", run.took);
+}

@@ -33,10 +33,12 @@ const OFF_PRIVATELINK_CHECKS: &[&str] = &["INP001", "TDB001"];
 /// it wins, INP001 names the disagreement.
 pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
     let cluster = match &args.cluster_json {
-        Some(path) => Some(ticloud::read(path).map_err(|e| InputError {
-            flag: "--cluster-json",
-            message: e.to_string(),
-        })?),
+        Some(path) => Some(
+            ticloud::read(path, Some(args.timeout)).map_err(|e| InputError {
+                flag: "--cluster-json",
+                message: e.to_string(),
+            })?,
+        ),
         None => None,
     };
     let reachable = cluster.as_ref().is_none_or(Cluster::via_privatelink);
