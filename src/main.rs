@@ -327,13 +327,17 @@ fn exit_code(report: &Report) -> u8 {
 /// Human on stdout by default; JSON on stdout with `--format json`; the JSON
 /// report also to `--output FILE`. When `--output` is standard output, it
 /// gets the JSON report once.
+///
+/// Standard output and the file are written independently: a reader that
+/// went away (`| head`, `| grep -q`) or a full disk under standard output
+/// does not cost the file, and a file that cannot be written does not cost
+/// the screen. A closed pipe is not an error (the exit code stays the
+/// verdict's); any other failure is reported, the file's first.
 fn emit(
     report: &Report,
     output: &OutputArgs,
     destination: output::Destination,
 ) -> Result<(), Failure> {
-    // Standard output first: if the file cannot be written, the report is
-    // still on the screen.
     let mut buf = Vec::new();
     let default = if destination.is_stdout() {
         Format::Json
@@ -348,7 +352,10 @@ fn emit(
         what: "the report".into(),
         err,
     })?;
-    write_stdout(&buf)?;
+    let printed = match write_stdout(&buf) {
+        Err(Failure::Write { err, .. }) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    };
     if !matches!(
         destination,
         output::Destination::Nowhere | output::Destination::Stdout
@@ -358,7 +365,10 @@ fn emit(
             what: "the report".into(),
             err,
         })?;
-        destination.write(&buf)?;
+        match destination.write(&buf) {
+            Err(e) if e.is_broken_pipe() => {}
+            written => written?,
+        }
     }
-    Ok(())
+    printed
 }

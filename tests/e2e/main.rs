@@ -14,6 +14,7 @@ mod cli;
 mod deadline;
 mod discovery;
 mod faults;
+mod hostile;
 mod probes;
 mod redact;
 mod replay;
