@@ -110,6 +110,20 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
             });
         }
     }
+    let selected = |id: &str| {
+        (args.only.is_empty() || args.only.iter().any(|o| o == id))
+            && !args.skip.iter().any(|s| s == id)
+    };
+    if !tidbpe_checks::CATALOG.iter().any(|c| selected(c.id)) {
+        return Err(InputError {
+            flag: "--skip",
+            message: if args.only.is_empty() {
+                "no check is left to run: it deselects every check".into()
+            } else {
+                "no check is left to run: it deselects every check that --only selects".into()
+            },
+        });
+    }
     let mut deselected = BTreeMap::new();
     for check in tidbpe_checks::CATALOG {
         if !args.only.is_empty() && !args.only.iter().any(|id| id == check.id) {

@@ -138,6 +138,19 @@ fn malformed_values_name_the_flag_and_the_form() {
             "--output",
             "does not exist",
         ),
+        // A selection that leaves nothing to run.
+        (
+            &[
+                "--service-name",
+                SVC,
+                "--only",
+                "VPC001",
+                "--skip",
+                "VPC001",
+            ],
+            "--skip",
+            "no check",
+        ),
         (&["--az-id", "use1-az1"], "--service-name", "required"),
         (
             &["--service-name", SVC, "--profile", "nope"],

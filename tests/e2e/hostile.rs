@@ -61,3 +61,36 @@ fn a_closed_standard_output_still_writes_the_file_and_keeps_the_verdict() {
     let report: serde_json::Value = serde_json::from_str(&text).expect("the file is JSON");
     assert_eq!(report["summary"]["verdict"], "broken");
 }
+
+/// `--only` checks that all skip here (the client's checks, with no client):
+/// nothing was looked at, which is not "Healthy".
+#[test]
+fn a_run_where_every_check_skipped_is_not_healthy() {
+    let w = world("healthy");
+    let run = w.doctor(&["--vpc-id", &w.vpc_id, "--only", "AZ002,SG002,ACL002"]);
+    let report = run.json();
+    assert_eq!(report["summary"]["pass"], 0, "{}", run.describe());
+    assert_ne!(
+        report["summary"]["verdict"],
+        "healthy",
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.code, 3, "{}", run.describe());
+    // The human verdict says that nothing was checked.
+    let human = Run::of(w.tidbpe().args([
+        "doctor",
+        "--service-name",
+        &w.service_name,
+        "--vpc-id",
+        &w.vpc_id,
+        "--only",
+        "AZ002,SG002,ACL002",
+    ]));
+    let last = human.stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("Nothing checked"),
+        "verdict line: {last}\n{}",
+        human.stdout
+    );
+}
