@@ -734,3 +734,16 @@ fn cluster_json_from_a_silent_standard_input_ends_within_the_timeout() {
     run.refused("--cluster-json");
     assert!(run.took < Duration::from_secs(3), "{:?}", run.took);
 }
+
+/// A client address no client has (unspecified, loopback, multicast) would
+/// put `--cidr 0.0.0.0/32` in a fix: refused as the command line refuses it.
+#[test]
+fn a_report_with_a_client_address_no_client_has_is_refused() {
+    let dir = Scratch::new("client-ip");
+    for ip in ["0.0.0.0", "::", "127.0.0.1", "224.0.0.5"] {
+        let mut r = report();
+        r["facts"]["inputs"]["client_ip"] = json!(ip);
+        let path = dir.write("r.json", text(&r));
+        analyze(&[&path]).refused("facts.inputs.client_ip");
+    }
+}

@@ -24,8 +24,8 @@ use crate::facts::{
     Subnet, Vpc, VpcChoice, Zone,
 };
 use crate::names::{
-    is_any_service_name, is_aws_token, is_az_id, is_check_id, is_hosted_zone_id, is_hostname,
-    is_port, is_region, is_resource_id, region_of_service_name,
+    is_any_service_name, is_aws_token, is_az_id, is_check_id, is_client_address, is_hosted_zone_id,
+    is_hostname, is_port, is_region, is_resource_id, region_of_service_name,
 };
 use crate::text::printable;
 
@@ -91,6 +91,18 @@ fn resource_kind(prefix: &str) -> &'static str {
 
 const NOT_A_TOKEN: &str =
     "not an AWS name (1 to 64 letters, digits, '-', '_' or '.', as AWS gives it)";
+
+const NOT_A_CLIENT_ADDRESS: &str =
+    "not an address a client can have (unspecified, loopback, multicast or broadcast)";
+
+/// The short name of a source that is not an AWS call (`imds`, `dns`):
+/// 1 to 32 lowercase ASCII letters, digits or `-`.
+fn is_source_name(value: &str) -> bool {
+    (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
 
 /// A depth-first walk that knows the JSON path of where it is. The path is
 /// a `String` grown and shrunk in place: no allocation per value.
@@ -356,6 +368,9 @@ impl Walk {
             "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
         )?;
         self.check(".port", is_port(i.port), "not a TCP port (1 to 65535)")?;
+        if let Some(ip) = i.client_ip {
+            self.check(".client_ip", is_client_address(ip), NOT_A_CLIENT_ADDRESS)?;
+        }
         self.opt_id(".vpc_id", i.vpc_id.as_deref(), "vpc")?;
         self.opt_id(".endpoint_id", i.endpoint_id.as_deref(), "vpce")?;
         self.opt_id(".instance_id", i.instance_id.as_deref(), "i")?;
@@ -428,6 +443,9 @@ impl Walk {
         self.opt_id(".subnet_id", c.subnet_id.as_deref(), "subnet")?;
         self.opt_token(".availability_zone", c.availability_zone.as_deref())?;
         self.opt_token(".az_id", c.az_id.as_deref())?;
+        if let Some(ip) = c.private_ip {
+            self.check(".private_ip", is_client_address(ip), NOT_A_CLIENT_ADDRESS)?;
+        }
         self.ids(".security_group_ids", &c.security_group_ids, "sg")
     }
 

@@ -138,6 +138,33 @@ fn malformed_values_name_the_flag_and_the_form() {
             "--output",
             "does not exist",
         ),
+        // Addresses no client has: a fix built from them (`--cidr
+        // 0.0.0.0/32`) would be nonsense.
+        (
+            &["--service-name", SVC, "--client-ip", "0.0.0.0"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "::"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "127.0.0.1"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "224.0.0.5"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "255.255.255.255"],
+            "--client-ip",
+            "client",
+        ),
         // A selection that leaves nothing to run.
         (
             &[
