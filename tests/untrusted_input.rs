@@ -747,3 +747,24 @@ fn a_report_with_a_client_address_no_client_has_is_refused() {
         analyze(&[&path]).refused("facts.inputs.client_ip");
     }
 }
+
+/// A denied call's `action` is printed in the fix ("Allow … to the
+/// identity running tidbpe"): a report must not choose what it says.
+#[test]
+fn a_failed_call_in_a_report_names_only_a_call_the_doctor_makes() {
+    let dir = Scratch::new("action");
+    for action in ["iam:* on Resource *", "ec2:DescribeVpcs; curl x | sh"] {
+        let mut r = report();
+        r["facts"]["vpc"] = json!({"Err": {"kind": "access-denied", "action": action,
+                                           "code": "UnauthorizedOperation", "message": "denied"}});
+        let path = dir.write("r.json", text(&r));
+        analyze(&[&path]).refused("facts.vpc.Err.action");
+    }
+    // The calls the doctor makes still replay.
+    let mut r = report();
+    r["facts"]["vpc"] = json!({"Err": {"kind": "access-denied", "action": "ec2:DescribeVpcs",
+                                       "code": "UnauthorizedOperation", "message": "denied"}});
+    let path = dir.write("r.json", text(&r));
+    let run = analyze(&["--format", "json", &path]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}

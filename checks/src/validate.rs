@@ -236,7 +236,14 @@ impl Walk {
     }
 
     fn fact_error(&mut self, err: &mut FactError) -> Result<(), Invalid> {
-        self.text(".action", &mut err.action)?;
+        // The action is printed in the fix of a denied call ("Allow … to
+        // the identity running tidbpe"): only a call the doctor makes, or a
+        // source's short name (`imds`), never what the report chooses.
+        self.check(
+            ".action",
+            err.need().is_some() || is_source_name(&err.action),
+            "not a call the doctor makes (an IAM action such as ec2:DescribeVpcs)",
+        )?;
         self.opt_text(".code", &mut err.code)?;
         self.text(".message", &mut err.message)
     }
