@@ -278,9 +278,22 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     progress.finish();
     // Dropped tasks (hung connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(50));
-    let report = Report::judge(redacted(facts?, &args.output)?);
+    let report = Report::judge(redacted(validated(facts?)?, &args.output)?);
     emit(&report, &args.output, destination)?;
     Ok(exit_code(&report))
+}
+
+/// What AWS and the instance metadata answered, held to the forms a
+/// replayed report is held to: fix commands are built only from validated
+/// values, whoever gave them (a spoofed metadata service, a proxy in front
+/// of the API) — an instance whose VPC ID reads `vpc-…;touch x` must not
+/// become `aws ec2 create-vpc-endpoint --vpc-id vpc-…;touch x`.
+fn validated(facts: tidbpe_checks::Facts) -> Result<tidbpe_checks::Facts, Failure> {
+    tidbpe_checks::validate::facts(facts, "facts").map_err(|invalid| {
+        Failure::Usage(format!(
+            "AWS or the instance metadata answered a value of the wrong form, which no fix may be built from: {invalid}"
+        ))
+    })
 }
 
 fn analyze(args: cli::AnalyzeArgs) -> Result<u8, Failure> {

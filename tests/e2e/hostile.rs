@@ -94,3 +94,120 @@ fn a_run_where_every_check_skipped_is_not_healthy() {
         human.stdout
     );
 }
+
+/// A stand-in for the instance metadata service (IMDSv2) on loopback that
+/// answers `values` (leaf path under `/latest/meta-data/` → text) for at
+/// most `life`, then stops.
+fn fake_imds(values: Vec<(String, String)>, life: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let end = Instant::now() + life;
+        while Instant::now() < end {
+            match listener.accept() {
+                Ok((stream, _)) => answer_imds(stream, &values),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    url
+}
+
+fn answer_imds(stream: TcpStream, values: &[(String, String)]) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let mut parts = request.split_whitespace();
+    let method = parts.next().unwrap_or_default();
+    let path = parts.next().unwrap_or_default();
+    let (status, extra, body) = if method == "PUT" {
+        (
+            "200 OK",
+            "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n",
+            "TOKEN".to_string(),
+        )
+    } else {
+        let leaf = path.trim_start_matches("/latest/meta-data/");
+        match values.iter().find(|(k, _)| k == leaf) {
+            Some((_, v)) => ("200 OK", "", v.clone()),
+            None => ("404 Not Found", "", String::new()),
+        }
+    };
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// The instance metadata is text from outside the process like any other:
+/// an IMDS (a spoofed one, a container's stand-in) that answers shell code
+/// as the VPC, subnet and groups must never see it in a printed command.
+#[test]
+fn shell_code_from_the_instance_metadata_never_reaches_a_command() {
+    let w = world("healthy");
+    let mac = "0a:00:00:00:00:01";
+    let net = |leaf: &str| format!("network/interfaces/macs/{mac}/{leaf}");
+    let values = vec![
+        ("instance-id".to_string(), w.instance_id.clone()),
+        ("mac".to_string(), mac.to_string()),
+        (
+            "placement/availability-zone".to_string(),
+            "us-east-1b".to_string(),
+        ),
+        (
+            "placement/availability-zone-id".to_string(),
+            "use1-az1".to_string(),
+        ),
+        ("local-ipv4".to_string(), w.client_ip.to_string()),
+        (net("vpc-id"), format!("{};touch PWNED", w.vpc_id)),
+        (net("subnet-id"), format!("{}$(id)", w.subnets.client)),
+        (
+            net("security-group-ids"),
+            format!("{} sg-`id`\u{1b}[2J", w.groups.client),
+        ),
+    ];
+    let imds = fake_imds(values, Duration::from_secs(90));
+    let mut cmd = w.tidbpe();
+    cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds);
+    let run = w.doctor_with(&mut cmd, &["--no-probe"]);
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'),
+        "an escape byte on the output"
+    );
+    if run.code != 2 {
+        for f in run.json()["findings"].as_array().into_iter().flatten() {
+            for c in f["fix"]["commands"].as_array().into_iter().flatten() {
+                let c = c.as_str().unwrap_or_default();
+                for bad in [";", "$", "`", "PWNED"] {
+                    assert!(!c.contains(bad), "{} prints {c}", f["id"]);
+                }
+            }
+        }
+    } else {
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+}
