@@ -95,11 +95,14 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
         .port
         .or_else(|| cluster.as_ref().and_then(|c| c.port))
         .unwrap_or(DEFAULT_PORT);
-    let az_ids = if args.az_ids.is_empty() {
+    let mut az_ids = if args.az_ids.is_empty() {
         file.map(|c| c.az_ids.clone()).unwrap_or_default()
     } else {
         args.az_ids.clone()
     };
+    // `--az-id use1-az1 --az-id use1-az1` names one AZ: keep the first of each.
+    let mut seen = std::collections::BTreeSet::new();
+    az_ids.retain(|az| seen.insert(az.clone()));
     if let Some(profile) = &args.profile {
         if profile_files_lack(profile) {
             return Err(InputError {

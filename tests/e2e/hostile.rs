@@ -95,6 +95,27 @@ fn a_run_where_every_check_skipped_is_not_healthy() {
     );
 }
 
+/// `--az-id use1-az1 --az-id use1-az1` is one AZ ID, not two.
+#[test]
+fn a_repeated_az_id_counts_once() {
+    let w = world("healthy");
+    let run = w.doctor(&[
+        "--vpc-id", &w.vpc_id, "--az-id", "use1-az1", "--az-id", "use1-az1", "--only", "SVC001",
+    ]);
+    assert_eq!(
+        run.json()["inputs"]["az_ids"],
+        serde_json::json!(["use1-az1"]),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.summary("SVC001")
+            .contains("use1-az1 (us-east-1b) and use1-az1"),
+        "{}",
+        run.summary("SVC001")
+    );
+}
+
 /// A stand-in for the instance metadata service (IMDSv2) on loopback that
 /// answers `values` (leaf path under `/latest/meta-data/` → text) for at
 /// most `life`, then stops.
