@@ -238,6 +238,14 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     // `--timeout` bounds the whole run, reading `--cluster-json -` included.
     let started = Instant::now();
+    if let (Some(out), Some(cluster)) = (&args.output.output, &args.cluster_json) {
+        if output::would_replace(out, cluster) {
+            return Err(Failure::Usage(format!(
+                "--output: {} is the --cluster-json file; write the report to another path",
+                untrusted::display_name(out)
+            )));
+        }
+    }
     let destination = prepare_output(&args.output)?;
     let inputs = inputs::inputs(&args)?;
     if inputs::off_privatelink(&inputs) {

@@ -104,6 +104,21 @@ pub fn prepare(path: Option<&Path>) -> Result<Destination, OutputError> {
     }
 }
 
+/// True when writing the report to `output` would replace the file `input`
+/// names (the same file, or `input` a symlink to it): the input would be
+/// lost. A symlink at `output` is replaced, not written through, so it does
+/// not count; a hard link does (its other name would keep the file, but
+/// refusing is the safe side).
+pub fn would_replace(output: &Path, input: &Path) -> bool {
+    if input == Path::new("-") {
+        return false;
+    }
+    match (fs::symlink_metadata(output), fs::metadata(input)) {
+        (Ok(out), Ok(inp)) => (out.dev(), out.ino()) == (inp.dev(), inp.ino()),
+        _ => false,
+    }
+}
+
 /// A FIFO or pipe (`mkfifo`, `>(gzip >r.gz)`), opened only if something
 /// reads it: a plain open would wait for a reader forever, before any
 /// `--timeout` runs. Once open, writes block as a shell redirection's do.

@@ -768,3 +768,40 @@ fn a_failed_call_in_a_report_names_only_a_call_the_doctor_makes() {
     let run = analyze(&["--format", "json", &path]);
     assert_eq!(run.code, 1, "{}", run.stderr);
 }
+
+/// `--output` naming the `--cluster-json` file would replace the cluster's
+/// description with the report: refused before anything is written.
+#[test]
+fn output_never_replaces_the_cluster_description() {
+    let dir = Scratch::new("same-file");
+    let cluster = json!({
+        "clusterId": "10058425682284910921",
+        "endpoints": {"private": {"aws": {"availabilityZone": ["use1-az1"], "serviceName": SVC},
+                                  "host": HOST, "port": 4000}},
+        "region": {"cloudProvider": "aws", "regionId": "aws-us-east-1"},
+        "state": "ACTIVE"
+    });
+    let path = dir.write("cluster.json", text(&cluster));
+    let link = dir.path("link.json");
+    std::os::unix::fs::symlink(&path, &link).expect("symlink");
+    for (input, output) in [
+        (&path, &path),
+        (&link.to_string_lossy().into_owned(), &path),
+    ] {
+        let mut cmd = tidbpe();
+        cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+            "doctor",
+            "--cluster-json",
+            input,
+            "--timeout",
+            "2",
+            "--output",
+            output,
+        ]);
+        run_cmd(&mut cmd).refused("--cluster-json");
+        assert_eq!(
+            fs::read_to_string(&path).expect("cluster file"),
+            text(&cluster)
+        );
+    }
+}
