@@ -291,7 +291,7 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     Ok(exit_code(&report))
 }
 
-/// What AWS and the instance metadata answered, held to the forms a
+/// What AWS, the instance metadata and the probes answered, held to the forms a
 /// replayed report is held to: fix commands are built only from validated
 /// values, whoever gave them (a spoofed metadata service, a proxy in front
 /// of the API) — an instance whose VPC ID reads `vpc-…;touch x` must not
@@ -299,7 +299,7 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
 fn validated(facts: tidbpe_checks::Facts) -> Result<tidbpe_checks::Facts, Failure> {
     tidbpe_checks::validate::facts(facts, "facts").map_err(|invalid| {
         Failure::Usage(format!(
-            "AWS or the instance metadata answered a value of the wrong form, which no fix may be built from: {invalid}"
+            "AWS, the instance metadata or a probe answered a value of the wrong form, which no fix may be built from: {invalid}"
         ))
     })
 }

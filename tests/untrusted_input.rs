@@ -805,3 +805,43 @@ fn output_never_replaces_the_cluster_description() {
         );
     }
 }
+
+/// Lists the checks compare with each other (zone names with the service's
+/// AZs, the endpoint's subnets with the VPC's, DNS answers with each
+/// other) are bounded: 150,000 zones kept `analyze` busy for minutes, 20,000
+/// DNS answers for seconds. Refused at once, naming the list.
+#[test]
+fn long_lists_are_refused_in_bounded_time() {
+    let dir = Scratch::new("long-lists");
+    let mut zones = report();
+    zones["facts"]["zones"]["Ok"] = (0..150_000)
+        .map(|i| json!({"zone_name": format!("us-east-1-z{i}"), "zone_id": format!("use1-zz{i}")}))
+        .collect();
+    zones["facts"]["service"]["Ok"]["availability_zones"] = (0..75_000)
+        .map(|i| json!(format!("us-east-1-z{}", 2 * i)))
+        .collect();
+    let mut subnets = report();
+    subnets["facts"]["endpoints"]["Ok"][0]["subnet_ids"] = (0..30_000)
+        .map(|i| json!(format!("subnet-{i:08x}")))
+        .collect();
+    let mut answers = report();
+    let addresses: Vec<Value> = (0..20_000)
+        .map(|i| json!(format!("10.0.{}.{}", i / 256 % 256, i % 256)))
+        .collect();
+    answers["facts"]["probes"] = json!({
+        "vantage": {"probed": true, "reason": {"kind": "probe-flag"}},
+        "dns": {"name": format!("{HOST}."), "resolver": {"source": "system", "servers": []},
+                "a": {"ms": 1, "answer": {"outcome": "addresses", "addresses": addresses}},
+                "aaaa": {"ms": 1, "answer": {"outcome": "no-records"}}}
+    });
+    for (r, path) in [
+        (zones, "facts.service.Ok.availability_zones"),
+        (subnets, "facts.endpoints.Ok[0].subnet_ids"),
+        (answers, "facts.probes.dns.a.answer.addresses"),
+    ] {
+        let file = dir.write("r.json", serde_json::to_string(&r).expect("serialize"));
+        let run = analyze(&[&file]);
+        run.refused(path);
+        assert!(run.took < Duration::from_secs(3), "{path}: {:?}", run.took);
+    }
+}
