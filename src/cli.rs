@@ -118,7 +118,7 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub no_probe: bool,
     /// Resolve the host with this DNS server instead of the system's resolver.
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server, conflicts_with = "no_probe")]
     pub dns_server: Option<SocketAddr>,
     /// Bound on the whole run, in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout, allow_negative_numbers = true)]

@@ -178,6 +178,18 @@ fn malformed_values_name_the_flag_and_the_form() {
             "--skip",
             "no check",
         ),
+        // A server to resolve with, and no resolving: one of them is a mistake.
+        (
+            &[
+                "--service-name",
+                SVC,
+                "--dns-server",
+                "10.0.0.2",
+                "--no-probe",
+            ],
+            "--dns-server",
+            "cannot be used with",
+        ),
         (&["--az-id", "use1-az1"], "--service-name", "required"),
         (
             &["--service-name", SVC, "--profile", "nope"],
