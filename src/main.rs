@@ -71,10 +71,14 @@ fn main() -> ExitCode {
 /// error is one line on stderr, exit 2.
 fn clap_error(e: clap::Error) -> ExitCode {
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match e.print() {
+            // `--help > /dev/full` must not look like it worked.
+            Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+                eprintln!("tidbpe: cannot write standard output: {err}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            _ => ExitCode::SUCCESS,
+        },
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             ExitCode::from(EXIT_USAGE)

@@ -257,3 +257,21 @@ fn explain_checks_and_iam_policy() {
         .as_str()
         .is_some_and(|a| a.contains(":Describe") || a.contains(":Get") || a.contains(":List"))));
 }
+
+/// Help, version and the other printing commands fail (exit 2, one line)
+/// when standard output cannot take what they print, as on a full disk.
+#[test]
+fn output_that_cannot_be_written_is_an_error() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["checks"],
+        &["iam-policy"],
+        &["explain", "SG001"],
+    ] {
+        let full = std::fs::File::create("/dev/full").expect("/dev/full");
+        let run = Run::of(tidbpe_isolated().args(args).stdout(full));
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+    }
+}
