@@ -17,6 +17,7 @@ mod discovery;
 mod doctor_verdicts;
 mod faults;
 mod fixes_apply;
+mod hostile;
 mod probes;
 mod redact;
 mod replay;
