@@ -3,6 +3,11 @@
 //! This is the only place where errors become text and outcomes become exit
 //! codes: 0 healthy, 1 a check failed, 2 bad invocation or input, 3 some
 //! checks could not run.
+//!
+//! Only `doctor` starts an async runtime, loads the AWS configuration and
+//! opens sockets: `checks`, `explain`, `iam-policy`, `completions`, `analyze`
+//! and `--help` touch no network and read no AWS profile, so they start at
+//! once anywhere (tests/e2e/commands.rs; scripts/bench.sh times them).
 
 mod cli;
 mod gather;

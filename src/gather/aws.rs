@@ -210,6 +210,31 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+/// How AWS describes an interface endpoint's network interface
+/// (`VPC Endpoint Interface vpce-…`), as an EC2 filter value (`*` matches).
+pub const ENDPOINT_INTERFACE_DESCRIPTION: &str = "VPC Endpoint Interface vpce-*";
+
+/// The page size to ask a listing for, within the call's range `min..=max`.
+/// `None` (release builds, and debug builds without `TIDBPE_PAGE_SIZE`):
+/// AWS's own, the most a page holds, so a listing is one call wherever AWS
+/// allows it. Debug builds read `TIDBPE_PAGE_SIZE` so that end-to-end tests
+/// cross pages on worlds of a few hundred resources; a release binary never
+/// reads it.
+pub fn page_size(min: i32, max: i32) -> Option<i32> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let n: i32 = std::env::var("TIDBPE_PAGE_SIZE")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(n.clamp(min, max))
+}
+
+/// EC2's `MaxResults` range for most `Describe*` listings.
+const EC2_PAGE: (i32, i32) = (5, 1000);
+
 fn opt(s: Option<&str>) -> Option<String> {
     s.map(str::to_string)
 }
@@ -441,6 +466,7 @@ impl Aws {
         })
     }
 
+    /// One DHCP option set, by ID (when the account's listing lacks it).
     pub async fn dhcp_options(&self, id: &str) -> Fact<Option<DhcpOptions>> {
         let out = self
             .ec2
@@ -449,16 +475,21 @@ impl Aws {
             .send()
             .await
             .map_err(|e| fact_error(Need::DhcpOptions, &e))?;
-        Ok(out.dhcp_options().first().map(|d| DhcpOptions {
-            dhcp_options_id: d.dhcp_options_id().unwrap_or(id).to_string(),
-            domain_name_servers: d
-                .dhcp_configurations()
-                .iter()
-                .filter(|c| c.key() == Some("domain-name-servers"))
-                .flat_map(|c| c.values())
-                .filter_map(|v| opt(v.value()))
-                .collect(),
-        }))
+        Ok(out.dhcp_options().first().map(|d| dhcp_option_set(d, id)))
+    }
+
+    /// Every DHCP option set of the account in the region: few (one per
+    /// distinct configuration), and asked at once, without waiting for
+    /// `DescribeVpcs` to name the VPC's.
+    pub async fn dhcp_option_sets(&self) -> Fact<Vec<DhcpOptions>> {
+        let (min, max) = EC2_PAGE;
+        let items: Vec<_> = all_items!(
+            self.ec2
+                .describe_dhcp_options()
+                .set_max_results(page_size(min, max)),
+            Need::DhcpOptions
+        );
+        Ok(items.iter().map(|d| dhcp_option_set(d, "")).collect())
     }
 
     pub async fn hosted_zones(&self, vpc_id: &str) -> Fact<Vec<HostedZone>> {
@@ -475,6 +506,7 @@ impl Aws {
                     self.region.as_str(),
                 ))
                 .set_next_token(token.clone())
+                .set_max_items(page_size(1, 100))
                 .send()
                 .await
                 .map_err(|e| fact_error(need, &e))?;
@@ -592,7 +624,9 @@ impl Aws {
         let request = if filter_name == "vpc-endpoint-id" {
             request.vpc_endpoint_ids(value)
         } else {
-            request.filters(filter(filter_name, value))
+            request
+                .filters(filter(filter_name, value))
+                .set_max_results(page_size(1, 1000))
         };
         let pages: Vec<_> = all_items!(request, Need::Endpoints);
         Ok(pages
@@ -636,7 +670,8 @@ impl Aws {
         let items: Vec<_> = all_items!(
             self.ec2
                 .describe_subnets()
-                .filters(filter("vpc-id", vpc_id)),
+                .filters(filter("vpc-id", vpc_id))
+                .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::Subnets
         );
         Ok(items
@@ -670,30 +705,36 @@ impl Aws {
             .set_values(Some(ids.to_vec()))
             .build();
         let items: Vec<_> = all_items!(
-            self.ec2.describe_network_interfaces().filters(by_id),
+            self.ec2
+                .describe_network_interfaces()
+                .filters(by_id)
+                .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::NetworkInterfaces
         );
-        Ok(items
-            .iter()
-            .map(|n| NetworkInterface {
-                network_interface_id: n.network_interface_id().unwrap_or_default().to_string(),
-                subnet_id: n.subnet_id().unwrap_or_default().to_string(),
-                availability_zone: opt(n.availability_zone()),
-                private_ip: n.private_ip_address().and_then(|ip| ip.parse().ok()),
-                security_group_ids: n
-                    .groups()
-                    .iter()
-                    .filter_map(|g| opt(g.group_id()))
-                    .collect(),
-            })
-            .collect())
+        Ok(items.iter().map(network_interface).collect())
+    }
+
+    /// Every interface endpoint's network interface in the VPC, by AWS's
+    /// description of them: asked at once, beside `DescribeVpcEndpoints`
+    /// rather than after it (a VPC holds at most a few hundred; one page).
+    pub async fn endpoint_interfaces(&self, vpc_id: &str) -> Fact<Vec<NetworkInterface>> {
+        let items: Vec<_> = all_items!(
+            self.ec2
+                .describe_network_interfaces()
+                .filters(filter("vpc-id", vpc_id))
+                .filters(filter("description", ENDPOINT_INTERFACE_DESCRIPTION))
+                .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
+            Need::NetworkInterfaces
+        );
+        Ok(items.iter().map(network_interface).collect())
     }
 
     pub async fn security_groups(&self, vpc_id: &str) -> Fact<Vec<SecurityGroup>> {
         let items: Vec<_> = all_items!(
             self.ec2
                 .describe_security_groups()
-                .filters(filter("vpc-id", vpc_id)),
+                .filters(filter("vpc-id", vpc_id))
+                .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::SecurityGroups
         );
         Ok(items
@@ -720,7 +761,8 @@ impl Aws {
         let items: Vec<_> = all_items!(
             self.ec2
                 .get_managed_prefix_list_entries()
-                .prefix_list_id(id),
+                .prefix_list_id(id)
+                .set_max_results(page_size(1, 100)),
             Need::PrefixLists
         );
         Ok(PrefixList {
@@ -736,7 +778,8 @@ impl Aws {
         let items: Vec<_> = all_items!(
             self.ec2
                 .describe_network_acls()
-                .filters(filter("vpc-id", vpc_id)),
+                .filters(filter("vpc-id", vpc_id))
+                .set_max_results(page_size(5, 100)),
             Need::NetworkAcls
         );
         Ok(items
@@ -768,6 +811,33 @@ impl Aws {
                     .collect(),
             })
             .collect())
+    }
+}
+
+fn dhcp_option_set(d: &aws_sdk_ec2::types::DhcpOptions, id: &str) -> DhcpOptions {
+    DhcpOptions {
+        dhcp_options_id: d.dhcp_options_id().unwrap_or(id).to_string(),
+        domain_name_servers: d
+            .dhcp_configurations()
+            .iter()
+            .filter(|c| c.key() == Some("domain-name-servers"))
+            .flat_map(|c| c.values())
+            .filter_map(|v| opt(v.value()))
+            .collect(),
+    }
+}
+
+fn network_interface(n: &aws_sdk_ec2::types::NetworkInterface) -> NetworkInterface {
+    NetworkInterface {
+        network_interface_id: n.network_interface_id().unwrap_or_default().to_string(),
+        subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+        availability_zone: opt(n.availability_zone()),
+        private_ip: n.private_ip_address().and_then(|ip| ip.parse().ok()),
+        security_group_ids: n
+            .groups()
+            .iter()
+            .filter_map(|g| opt(g.group_id()))
+            .collect(),
     }
 }
 

@@ -6,14 +6,22 @@
 //! completing the client take); `--only INP001` makes none.
 //!
 //! Calls that do not depend on each other run concurrently, and each call
-//! starts as soon as what it needs is known:
-//! - identity, service and zones start at once;
+//! starts as soon as what it needs is known, so that a run waits for one
+//! AWS round trip where one will do:
+//! - identity, service, zones and the account's DHCP option sets start at
+//!   once (the VPC's set is picked once `DescribeVpcs` names it: [`pick`]);
 //! - the VPC's calls start at once with `--vpc-id`, else as soon as IMDS,
-//!   `--instance-id` or the endpoint listing names the VPC;
-//! - DHCP options follow `DescribeVpcs`, endpoint interfaces follow
-//!   `DescribeVpcEndpoints`, prefix lists follow `DescribeSecurityGroups`,
+//!   `--instance-id` or the endpoint listing names the VPC; the endpoint
+//!   interfaces are asked for by VPC and AWS's description of them, beside
+//!   `DescribeVpcEndpoints` rather than after it;
+//! - prefix lists follow `DescribeSecurityGroups`, when a rule names one;
 //!   the VPCs and records of the hosted zones that cover the host follow
-//!   `ListHostedZonesByVPC`.
+//!   `ListHostedZonesByVPC`, when one covers it.
+//!
+//! A second call follows only where a listing lacked something (a DHCP set
+//! shared from another account, an endpoint interface AWS described
+//! otherwise). Each kind of resource is one call (one per page), never one
+//! per group or subnet.
 //!
 //! - the live probes (DNS, TCP, the greeting) start as soon as IMDS says
 //!   where this machine stands (at once with `--probe`), beside the AWS
@@ -31,6 +39,7 @@ pub mod aws;
 pub mod bounded;
 pub mod discover;
 pub mod imds;
+pub mod pick;
 pub mod probe;
 pub mod resolver;
 pub mod vantage;
@@ -54,6 +63,7 @@ use self::aws::Aws;
 use self::bounded::Bounded;
 pub use self::discover::GatherError;
 use self::discover::{check_named_vpc, choose_vpc, complete_client, keep_client_in_vpc, Chosen};
+use self::pick::Pick;
 use self::vantage::ProbePlan;
 
 /// The calls a run makes: the needs of the selected checks (`--only`,
@@ -111,13 +121,24 @@ pub async fn gather(
         }
     }
     .shared();
+    // Needed once the VPC is known, asked now: shared by the region's
+    // calls (which start it) and the VPC's (which pick from it).
+    let dhcp_sets = b
+        .call_if(
+            plan.vpc && plan.wants(Need::DhcpOptions),
+            Need::DhcpOptions,
+            || aws.dhcp_option_sets(),
+        )
+        .shared();
     let region_facts = async {
-        tokio::join!(
+        let (identity, service, zones, _) = tokio::join!(
             b.call_if(plan.wants(Need::Identity), Need::Identity, || aws
                 .identity()),
             service_call.clone(),
             b.call_if(plan.wants(Need::Zones), Need::Zones, || aws.zones()),
-        )
+            dhcp_sets.clone(),
+        );
+        (identity, service, zones)
     };
     let vpc_facts = async {
         if !plan.vpc {
@@ -148,7 +169,19 @@ pub async fn gather(
                 let (client, found, round) = tokio::join!(
                     client(&b, aws, &inputs, this_instance.clone()),
                     listing,
-                    vpc_round(&b, aws, &plan, vpc, &inputs, host.clone(), None, true)
+                    vpc_round(
+                        &b,
+                        aws,
+                        &plan,
+                        vpc,
+                        &inputs,
+                        host.clone(),
+                        true,
+                        Asked {
+                            endpoints: None,
+                            dhcp_sets: dhcp_sets.clone(),
+                        }
+                    )
                 );
                 let chosen = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
                 Ok((client, Some(chosen), round))
@@ -184,8 +217,11 @@ pub async fn gather(
                             &c.vpc_id,
                             &inputs,
                             host.clone(),
-                            listed,
                             false,
+                            Asked {
+                                endpoints: listed,
+                                dhcp_sets: dhcp_sets.clone(),
+                            },
                         )
                         .await
                     }
@@ -296,11 +332,19 @@ async fn client(
     this_instance.await.map(Ok)
 }
 
+/// What the run asked for before it knew the VPC.
+struct Asked<F> {
+    /// The region's endpoints for the service, when discovery listed them.
+    endpoints: Option<Vec<Endpoint>>,
+    /// The account's DHCP option sets, asked at the start of the run
+    /// (`None`: not wanted).
+    dhcp_sets: F,
+}
+
 /// The facts of one VPC that `plan` wants. `host`: the host, once known
 /// (the hosted zones that cover it get their VPCs and records read).
-/// `listed`: the region's endpoints for the service, when discovery already
-/// fetched them. `named`: the VPC comes from `--vpc-id`, so it must be shown
-/// to exist.
+/// `named`: the VPC comes from `--vpc-id`, so it must be shown to exist.
+/// `asked`: what the run asked for before it knew the VPC.
 #[allow(clippy::too_many_arguments)]
 async fn vpc_round(
     b: &Bounded,
@@ -309,27 +353,29 @@ async fn vpc_round(
     vpc_id: &str,
     inputs: &Inputs,
     host: impl Future<Output = Option<String>>,
-    listed: Option<Vec<Endpoint>>,
     named: bool,
+    asked: Asked<impl Future<Output = Option<Fact<Vec<DhcpOptions>>>>>,
 ) -> VpcRound {
+    let Asked {
+        endpoints: listed,
+        dhcp_sets,
+    } = asked;
     let service_name = inputs.service_name.as_deref().unwrap_or_default();
     let wants = |n| plan.wants(n);
     // A VPC named with --vpc-id must exist: DescribeVpcs is how we know
     // (filtered calls answer empty lists for a VPC that does not exist).
     let want_vpc = wants(Need::Vpc) || wants(Need::DhcpOptions) || named;
-    // Each chain starts its second call as soon as its first one answers.
     let vpc_chain = async {
         if !want_vpc {
             return (None, None);
         }
-        let vpc = b.call(Need::Vpc, || aws.vpc(vpc_id)).await;
-        let dhcp = match &vpc {
-            _ if !wants(Need::DhcpOptions) => None,
-            Ok(v) => Some(match &v.dhcp_options_id {
-                Some(id) => b.call(Need::DhcpOptions, || aws.dhcp_options(id)).await,
-                None => Ok(None),
+        let (vpc, sets) = tokio::join!(b.call(Need::Vpc, || aws.vpc(vpc_id)), dhcp_sets);
+        let dhcp = match sets {
+            None => None,
+            Some(sets) => Some(match pick::dhcp_options(&vpc, sets) {
+                Pick::Done(dhcp) => dhcp,
+                Pick::AskById(id) => b.call(Need::DhcpOptions, || aws.dhcp_options(&id)).await,
             }),
-            Err(e) => Some(Err(e.clone())),
         };
         (Some(vpc), dhcp)
     };
@@ -337,27 +383,43 @@ async fn vpc_round(
         if !wants(Need::Endpoints) {
             return (None, None);
         }
-        let endpoints = match listed {
-            Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
-            None => {
-                b.call(Need::Endpoints, || aws.endpoints("vpc-id", vpc_id))
-                    .await
+        let endpoints = async {
+            match listed {
+                Some(all) => Ok(all.into_iter().filter(|e| e.vpc_id == vpc_id).collect()),
+                None => {
+                    b.call(Need::Endpoints, || aws.endpoints("vpc-id", vpc_id))
+                        .await
+                }
             }
         };
-        let interfaces = match &endpoints {
-            Ok(eps) if wants(Need::NetworkInterfaces) => {
-                // Only the service's endpoints that still exist; the call asks
-                // by filter, so a stale ID is skipped, never fails it.
-                let ids: Vec<String> = eps
-                    .iter()
-                    .filter(|e| e.service_name == service_name && !e.is_deleted())
-                    .flat_map(|e| e.network_interface_ids.iter().cloned())
-                    .collect();
-                Some(
-                    b.call(Need::NetworkInterfaces, || aws.network_interfaces(&ids))
-                        .await,
-                )
-            }
+        // Beside the endpoints, not after them: every endpoint interface of
+        // the VPC, the service's picked out once the endpoints are known.
+        let (endpoints, listing) = tokio::join!(
+            endpoints,
+            b.call_if(
+                wants(Need::NetworkInterfaces),
+                Need::NetworkInterfaces,
+                || aws.endpoint_interfaces(vpc_id)
+            )
+        );
+        let interfaces = match (&endpoints, listing) {
+            (Ok(eps), Some(listing)) => Some(
+                match pick::endpoint_interfaces(eps, service_name, listing) {
+                    Ok((found, missing)) if missing.is_empty() => Ok(found),
+                    // Asked by filter: a stale ID is skipped, never fails it.
+                    Ok((mut found, missing)) => b
+                        .call(Need::NetworkInterfaces, || aws.network_interfaces(&missing))
+                        .await
+                        .map(|more| {
+                            found.extend(more);
+                            found
+                        }),
+                    Err(e) => Err(e),
+                },
+            ),
+            // Nothing to pick from, but the listing's own failure is kept:
+            // the report names every call that failed.
+            (Err(_), Some(Err(e))) => Some(Err(e)),
             _ => None,
         };
         (Some(endpoints), interfaces)

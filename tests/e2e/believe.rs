@@ -444,6 +444,10 @@ fn a_hung_api_lists_every_call_it_cut() {
         "DescribeNetworkAcls",
         "ListHostedZonesByVPC",
         "ListResolverRuleAssociations",
+        // Asked in the first round too (issue 12): the account's DHCP
+        // option sets, the VPC's endpoint interfaces.
+        "DescribeDhcpOptions",
+        "DescribeNetworkInterfaces",
     ] {
         proxy.hang(action);
     }

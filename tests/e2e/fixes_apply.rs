@@ -43,6 +43,7 @@ const FIXABLE: &[&str] = &[
     "nacl-client-no-ephemeral",
     "endpoint-only-deleted",
     "resolver-rule-host",
+    "large-sg-3306",
 ];
 
 /// Broken worlds whose fix is not an AWS command, and why.
@@ -88,6 +89,7 @@ const NOT_BROKEN: &[&str] = &[
     // The world's own instance is in the IPv4 client subnet; the IPv6-only one is judged in
     // tests/doctor_beyond.rs.
     "client-ipv6-only",
+    "large",
 ];
 
 /// A failure that rightly becomes a warning once fixed: (world, ID, why).
@@ -233,6 +235,7 @@ fix_applies! {
     fix_nacl_client_no_ephemeral: "nacl-client-no-ephemeral",
     fix_endpoint_only_deleted: "endpoint-only-deleted",
     fix_resolver_rule_host: "resolver-rule-host",
+    fix_large_sg_3306: "large-sg-3306",
 }
 
 /// Every world of the lab is fixed above, skipped with a reason, or not

@@ -154,7 +154,12 @@ def apply_moto_patches():
 
     def private_dns_entry(backend, ep):
         svc = backend.configurations.get(ep.service_name.rsplit(".", 1)[-1])
-        return {"dns_name": (svc and svc.private_dns_name) or HOST, "hosted_zone_id": "ZPRIVATEDNSLAB"}
+        name = svc and svc.private_dns_name
+        if not name and ep.service_name.startswith(f"com.amazonaws.{REGION}."):
+            # An AWS service's own endpoint (ssm, kms, …: the large world's
+            # others): the service's regional name, as AWS gives it.
+            name = f"{ep.service_name.rsplit('.', 1)[-1]}.{REGION}.amazonaws.com"
+        return {"dns_name": name or HOST, "hosted_zone_id": "ZPRIVATEDNSLAB"}
 
     def dress_dns_entries(backend, ep):
         regional_and_zonal = [e for e in (ep.dns_entries or []) if e.get("hosted_zone_id") != "ZPRIVATEDNSLAB"]
@@ -233,6 +238,83 @@ def apply_moto_patches():
         return acl
 
     nacl_mod.NetworkAclBackend.create_network_acl = create_network_acl
+
+    paginate_listings()
+
+
+# (vi) Listings follow MaxResults/NextToken as in AWS (moto 5.2.5 ignores them
+# for these calls and answers everything at once), so a doctor asked for
+# small pages (TIDBPE_PAGE_SIZE) really crosses pages. Like AWS: MaxResults
+# outside the call's range is InvalidParameterValue, beside explicit IDs it is
+# InvalidParameterCombination, and a token this lab did not give is
+# InvalidNextToken. Without MaxResults or NextToken, everything comes at once.
+# (module, response class, method, result key, (min, max), IDs parameter)
+PAGED_LISTINGS = (
+    ("security_groups", "SecurityGroups", "describe_security_groups", "SecurityGroups", (5, 1000), "GroupIds"),
+    ("subnets", "Subnets", "describe_subnets", "Subnets", (5, 1000), "SubnetIds"),
+    ("network_acls", "NetworkACLs", "describe_network_acls", "NetworkAcls", (5, 100), "NetworkAclIds"),
+    ("elastic_network_interfaces", "ElasticNetworkInterfaces", "describe_network_interfaces", "NetworkInterfaces",
+     (5, 1000), "NetworkInterfaceIds"),
+    ("dhcp_options", "DHCPOptions", "describe_dhcp_options", "DhcpOptions", (5, 1000), None),
+    ("vpcs", "VPCs", "describe_vpc_endpoints", "VpcEndpoints", (1, 1000), None),
+    ("vpcs", "VPCs", "get_managed_prefix_list_entries", "Entries", (1, 100), None),
+)
+
+
+def paginate_listings():
+    import importlib
+
+    from moto.core.responses import ActionResult
+    from moto.ec2 import exceptions as ec2_errors
+    from moto.route53 import responses as r53_responses
+    from moto.route53.exceptions import InvalidInput
+
+    def page(items, size, token, bad_token):
+        start = 0
+        if token:
+            if not token.startswith("lab-page-") or not token[9:].isdigit():
+                raise bad_token(token)
+            start = int(token[9:])
+        end = start + size
+        return items[start:end], (f"lab-page-{end}" if end < len(items) else None)
+
+    def ec2_paged(orig, key, lo, hi, ids_param):
+        def paged(self):
+            size, token = self._get_param("MaxResults"), self._get_param("NextToken")
+            if size is None and not token:
+                return orig(self)
+            if size is not None and ids_param and self._get_param(ids_param):
+                raise ec2_errors.InvalidParameterCombination(
+                    f"The parameter {ids_param} cannot be used with the parameter maxResults")
+            size = int(size) if size is not None else hi
+            if not lo <= size <= hi:
+                raise ec2_errors.InvalidParameterValueError(f"{size} (MaxResults: {lo} to {hi})")
+            result = orig(self).result
+            items, next_token = page(list(result.get(key) or []), size, token, ec2_errors.InvalidNextToken)
+            return ActionResult({**result, key: items, "NextToken": next_token})
+        return paged
+
+    for module, cls_name, method, key, (lo, hi), ids_param in PAGED_LISTINGS:
+        cls = getattr(importlib.import_module(f"moto.ec2.responses.{module}"), cls_name)
+        setattr(cls, method, ec2_paged(getattr(cls, method), key, lo, hi, ids_param))
+
+    # Route 53: MaxItems (1 to 100 here) and NextToken.
+    orig_by_vpc = r53_responses.Route53.list_hosted_zones_by_vpc
+
+    def list_hosted_zones_by_vpc(self):
+        size, token = self._get_param("MaxItems"), self._get_param("NextToken")
+        if size is None and not token:
+            return orig_by_vpc(self)
+        size = int(size) if size is not None else 100
+        if not 1 <= size <= 100:
+            raise InvalidInput(f"MaxItems {size} is not between 1 and 100")
+        result = orig_by_vpc(self).result
+        items, next_token = page(list(result.get("HostedZoneSummaries") or []), size, token,
+                                 lambda t: InvalidInput(f"NextToken {t} is invalid"))
+        return ActionResult({**result, "HostedZoneSummaries": items, "MaxItems": str(size),
+                             "NextToken": next_token})
+
+    r53_responses.Route53.list_hosted_zones_by_vpc = list_hosted_zones_by_vpc
 
 
 # --- moto patches for what AWS knows beyond the guide (issue 13) --------------
@@ -436,7 +518,7 @@ class Lab:
     def build(self, *, tag="0", dns_support=True, dns_hostnames=True, endpoint=True, endpoint_subnets=("az1", "az2"),
               private_dns=True, state=None, conflict_endpoint=False, dhcp_servers=None, hosted_zone=None,
               prefix_list=None, endpoint_ingress=None, client_egress=None, nacl=None, second_vpc=False,
-              deleted_endpoint=False, beyond=None):
+              deleted_endpoint=False, beyond=None, large=False):
         ec2, w = self.ec2, {"region": REGION, "host": HOST}
 
         # Provider side: NLB in use1-az1 + use1-az2, endpoint service over it.
@@ -534,7 +616,108 @@ class Lab:
             enis = ec2.describe_network_interfaces(NetworkInterfaceIds=main[0]["NetworkInterfaceIds"])
             by_id = {n["NetworkInterfaceId"]: n["PrivateIpAddress"] for n in enis["NetworkInterfaces"]}
             w["endpoint_ips"] = [by_id[i] for i in main[0]["NetworkInterfaceIds"]]
+        if large:
+            self.enlarge(w, tag)
         return w
+
+    # -- the large world: the healthy one inside a VPC the size of a real one
+    def enlarge(self, w, tag):
+        """200 security groups (rules naming each other and prefix lists), 100
+        subnets over every AZ, 20 custom network ACLs of 40 entries each, 50
+        interface endpoints of other services, 5 private hosted zones; every
+        subnet under a custom ACL. The TiDB endpoint's group also admits 4000
+        from a prefix list that does not hold the client, so SG001 must read
+        prefix lists to judge it.
+
+        Built through moto's EC2 backend directly (the same state the server
+        answers from): ~1,500 API calls through boto3's in-process mock take
+        ~8 s on 2 cores, the backend calls a fraction of a second."""
+        from moto.ec2.models import ec2_backends
+        from moto.ec2.responses.security_groups import parse_sg_attributes_from_dict
+
+        ec2, vpc_id = self.ec2, w["vpc_id"]
+        be = ec2_backends[ACCOUNT][REGION]
+        az_ids = [f"use1-az{i}" for i in range(1, 7)]
+        # Prefix lists of 6 entries each (pages of a few entries are crossed).
+        pls = [ec2.create_managed_prefix_list(
+            PrefixListName=f"lab-large-{tag}-{k}", AddressFamily="IPv4", MaxEntries=10,
+            Entries=[{"Cidr": f"192.168.{16 * k + e}.0/24", "Description": f"office {k}.{e}"} for e in range(6)],
+        )["PrefixList"]["PrefixListId"] for k in range(3)]
+
+        # 96 more subnets: 100 in all, over the region's 6 AZ IDs.
+        extra_subnets = [be.create_subnet(vpc_id, f"10.0.{20 + i}.0/24", availability_zone_id=az_ids[i % 6]).id
+                         for i in range(96)]
+        all_subnets = list(w["subnets"].values()) + extra_subnets
+
+        def authorize(group_id, permissions):
+            for p in permissions:
+                proto, lo, hi, ranges, groups, prefix_lists = parse_sg_attributes_from_dict(p)
+                be.authorize_security_group_ingress(group_id, proto, lo, hi, ranges, source_groups=groups,
+                                                    prefix_list_ids=prefix_lists, vpc_id=vpc_id)
+
+        # 200 security groups: the VPC's default, client/endpoint/other, and 196 more.
+        groups = [be.create_security_group(f"large-{i:03d}", f"lab large {i}", vpc_id=vpc_id).id for i in range(196)]
+        for i, g in enumerate(groups):
+            authorize(g, [
+                rule("tcp", 1000 + i, sg=groups[(i + 1) % len(groups)]),
+                rule("tcp", 443, pl=pls[i % 3]),
+                rule("tcp", 22, cidr=f"10.0.{20 + i % 96}.0/24"),
+                rule("udp", 53, sg=w["client_sg"]),
+            ])
+        # The TiDB endpoint's group: more rules, none of them admitting the
+        # client on 4000 (what admits it is the scenario's rule).
+        authorize(w["endpoint_sg"], [
+            rule("tcp", 4000, pl=pls[1]),
+            rule("tcp", 443, sg=w["client_sg"]),
+            rule("tcp", 4000, sg=groups[0]),
+            rule("tcp", 4000, cidr="10.0.20.0/22"),
+        ])
+
+        # 20 custom network ACLs, 40 entries each (19 + 19 numbered, and the
+        # two "*" entries): denies for foreign networks, then allow all.
+        acls = []
+        for k in range(20):
+            acl_id = be.create_network_acl(vpc_id).id
+            for egress, net in ((False, "203.0.113"), (True, "198.51.100")):
+                for n in range(18):
+                    be.create_network_acl_entry(acl_id, 10 * (n + 1), "6", "deny", egress, f"{net}.{8 * n}/29",
+                                                None, None, 0, 65535, None)
+                be.create_network_acl_entry(acl_id, 900, "-1", "allow", egress, "0.0.0.0/0",
+                                            None, None, None, None, None)
+            acls.append(acl_id)
+        assocs = {a.subnet_id: a.id for n in be.network_acls.values() if n.vpc_id == vpc_id
+                  for a in n.associations}
+        for j, subnet_id in enumerate(all_subnets):
+            be.replace_network_acl_association(assocs[subnet_id], acls[j % 20])
+
+        # 50 interface endpoints of other services, 2 subnets each.
+        for k in range(50):
+            be.create_vpc_endpoint(vpc_id, f"com.amazonaws.{REGION}.lab-other-{k:02d}", "Interface", None, [],
+                                   subnet_ids=[extra_subnets[(2 * k) % 96], extra_subnets[(2 * k + 1) % 96]],
+                                   security_group_ids=[groups[k]], tags={"Name": f"other-{k:02d}"},
+                                   private_dns_enabled=True)
+
+        # 5 private hosted zones, none covering the TiDB host.
+        for k in range(5):
+            self.r53.create_hosted_zone(
+                Name=f"zone{k}.corp.example", CallerReference=f"lab-{tag}-large-{k}",
+                VPC={"VPCRegion": REGION, "VPCId": vpc_id}, HostedZoneConfig={"Comment": "lab", "PrivateZone": True})
+
+        # What the doctor must see, counted by moto's own filters.
+        vpc = {"vpc-id": [vpc_id]}
+        w["large"] = {
+            "security_groups": len(be.describe_security_groups(filters=vpc)),
+            "subnets": len(be.describe_subnets(filters=vpc)),
+            "network_acls": len(be.describe_network_acls(filters=vpc)),
+            "network_acl_entries": sorted({len(be.get_network_acl(a).network_acl_entries) for a in acls}),
+            "endpoints": len(be.describe_vpc_endpoints(None, filters=vpc)),
+            "endpoint_interfaces": len(be.get_all_network_interfaces(
+                None, {**vpc, "description": ["VPC Endpoint Interface vpce-*"]})),
+            "hosted_zones": len(self.r53.list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=REGION)[
+                "HostedZoneSummaries"]),
+            "prefix_list_ids": pls,
+            "prefix_list_entries": 6,
+        }
 
 
 STATES = ("pendingAcceptance", "pending", "rejected", "failed", "deleting", "deleted", "expired")
@@ -581,6 +764,10 @@ SCENARIOS = {
     "resolver-rule-host": dict(beyond=dict(resolver_rules=[(HOST, "FORWARD")])),
     "resolver-rule-parent": dict(beyond=dict(resolver_rules=[("tidbcloud.com", "FORWARD")])),
     "client-ipv6-only": dict(beyond=dict(ipv6_only_client=True)),
+    # The healthy world in a VPC of real size (Lab.enlarge), and the same with
+    # the one rule that admits the client on 4000 turned to 3306.
+    "large": dict(large=True),
+    "large-sg-3306": dict(large=True, endpoint_ingress=lambda w: [rule("tcp", 3306, sg=w["client_sg"])]),
 }
 
 
@@ -689,9 +876,28 @@ MOTO_LOCK = threading.RLock()
 # Injected latency (benchmarks): every AWS API request waits
 # LATENCY["seconds"] before moto answers, and is counted; GET /lab/requests
 # returns the count (not delayed), so a benchmark can tell calls from round
-# trips, and GET /lab/latency?ms=N changes the delay.
+# trips, and GET /lab/latency?ms=N changes the delay. GET /lab/rounds?since=N
+# returns how many requests from the N-th on waited for one another in a row:
+# the longest chain of requests each sent after the one before it was
+# answered, by the lab's clock (round trips waited in a row, without the
+# client's own start-up and CPU time, nor moto's: it answers one request at a
+# time, which at 0 ms hides a second round behind the first's work).
 LATENCY = {"seconds": 0.0, "count": 0}
 _latency_lock = threading.Lock()
+# (arrived, answered) of the last requests, by request number.
+REQUEST_LOG = {}
+REQUEST_LOG_MAX = 20000
+
+
+def rounds_since(first):
+    """The longest chain of requests (numbered first or later) in which
+    each was sent after the one before it had been answered."""
+    with _latency_lock:
+        times = sorted(t for n, t in REQUEST_LOG.items() if n >= first and t[1] is not None)
+    depth = []
+    for arrived, _ in times:
+        depth.append(1 + max((d for (_, answered), d in zip(times, depth) if answered <= arrived), default=0))
+    return max(depth, default=0)
 
 
 def install_dispatch():
@@ -705,16 +911,30 @@ def install_dispatch():
             query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
             LATENCY["seconds"] = float(query.get("ms", "0")) / 1000.0
             environ["PATH_INFO"] = "/lab/requests"
-        if environ.get("PATH_INFO") == "/lab/requests":
-            body = json.dumps({"requests": LATENCY["count"]}).encode()
+        path = environ.get("PATH_INFO")
+        if path in ("/lab/requests", "/lab/rounds"):
+            if path == "/lab/rounds":
+                query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+                answer = {"rounds": rounds_since(int(query.get("since", "0")))}
+            else:
+                answer = {"requests": LATENCY["count"]}
+            body = json.dumps(answer).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         with _latency_lock:
             LATENCY["count"] += 1
-        if LATENCY["seconds"] > 0:
-            time.sleep(LATENCY["seconds"])
-        with MOTO_LOCK:
-            return list(original(self, environ, start_response))
+            number = LATENCY["count"]
+            REQUEST_LOG[number] = (time.monotonic(), None)
+            REQUEST_LOG.pop(number - REQUEST_LOG_MAX, None)
+        try:
+            if LATENCY["seconds"] > 0:
+                time.sleep(LATENCY["seconds"])
+            with MOTO_LOCK:
+                return list(original(self, environ, start_response))
+        finally:
+            with _latency_lock:
+                if number in REQUEST_LOG:
+                    REQUEST_LOG[number] = (REQUEST_LOG[number][0], time.monotonic())
 
     DomainDispatcherApplication.__call__ = dispatch
 
@@ -836,6 +1056,7 @@ def main(argv=None):
             worlds.get(current)
         LATENCY["seconds"] = args.latency_ms / 1000.0
         LATENCY["count"] = 0
+        REQUEST_LOG.clear()
         if args.serve:
             reply({"endpoint_url": endpoint_url, "region": REGION, "account": ACCOUNT})
         elif len(names) == 1:
