@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tidbpe_checks::names::{
-    is_az_id, is_az_name, is_hostname, is_region, is_resource_id, region_of_service_name,
+    is_az_id, is_az_name, is_client_address, is_hostname, is_region, is_resource_id,
+    region_of_service_name,
 };
 
 #[derive(Debug, Parser)]
@@ -117,7 +118,7 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub no_probe: bool,
     /// Resolve the host with this DNS server instead of the system's resolver.
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server, conflicts_with = "no_probe")]
     pub dns_server: Option<SocketAddr>,
     /// Bound on the whole run, in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout, allow_negative_numbers = true)]
@@ -196,9 +197,15 @@ fn id_parser(prefix: &'static str) -> impl Fn(&str) -> Result<String, String> + 
 /// An IPv4-mapped IPv6 address (`::ffff:10.0.10.4`) is the IPv4 address
 /// it carries: that is what reaches the endpoint.
 fn parse_client_ip(s: &str) -> Result<IpAddr, String> {
-    s.parse::<IpAddr>()
+    let ip = s
+        .parse::<IpAddr>()
         .map(|ip| ip.to_canonical())
-        .map_err(|_| "expected an IPv4 or IPv6 address such as 10.0.1.25".into())
+        .map_err(|_| "expected an IPv4 or IPv6 address such as 10.0.1.25".to_string())?;
+    if is_client_address(ip) {
+        Ok(ip)
+    } else {
+        Err("expected the client's own address such as 10.0.1.25 (not unspecified, loopback, multicast or broadcast)".into())
+    }
 }
 
 /// `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address; port 53 by default.

@@ -76,10 +76,14 @@ fn main() -> ExitCode {
 /// error is one line on stderr, exit 2.
 fn clap_error(e: clap::Error) -> ExitCode {
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match e.print() {
+            // `--help > /dev/full` must not look like it worked.
+            Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+                eprintln!("tidbpe: cannot write standard output: {err}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            _ => ExitCode::SUCCESS,
+        },
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             ExitCode::from(EXIT_USAGE)
@@ -241,6 +245,16 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    // `--timeout` bounds the whole run, reading `--cluster-json -` included.
+    let started = Instant::now();
+    if let (Some(out), Some(cluster)) = (&args.output.output, &args.cluster_json) {
+        if output::would_replace(out, cluster) {
+            return Err(Failure::Usage(format!(
+                "--output: {} is the --cluster-json file; write the report to another path",
+                untrusted::display_name(out)
+            )));
+        }
+    }
     let destination = prepare_output(&args.output)?;
     let inputs = inputs::inputs(&args)?;
     if inputs::off_privatelink(&inputs) {
@@ -255,7 +269,6 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
         return Ok(exit_code(&report));
     }
     let timeout = args.timeout;
-    let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -282,9 +295,22 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     progress.finish();
     // Dropped tasks (hung connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(50));
-    let report = Report::judge(redacted(facts?, &args.output)?);
+    let report = Report::judge(redacted(validated(facts?)?, &args.output)?);
     emit(&report, &args.output, destination)?;
     Ok(exit_code(&report))
+}
+
+/// What AWS, the instance metadata and the probes answered, held to the forms a
+/// replayed report is held to: fix commands are built only from validated
+/// values, whoever gave them (a spoofed metadata service, a proxy in front
+/// of the API) — an instance whose VPC ID reads `vpc-…;touch x` must not
+/// become `aws ec2 create-vpc-endpoint --vpc-id vpc-…;touch x`.
+fn validated(facts: tidbpe_checks::Facts) -> Result<tidbpe_checks::Facts, Failure> {
+    tidbpe_checks::validate::facts(facts, "facts").map_err(|invalid| {
+        Failure::Usage(format!(
+            "AWS, the instance metadata or a probe answered a value of the wrong form, which no fix may be built from: {invalid}"
+        ))
+    })
 }
 
 fn analyze(args: cli::AnalyzeArgs) -> Result<u8, Failure> {
@@ -331,13 +357,17 @@ fn exit_code(report: &Report) -> u8 {
 /// Human on stdout by default; JSON on stdout with `--format json`; the JSON
 /// report also to `--output FILE`. When `--output` is standard output, it
 /// gets the JSON report once.
+///
+/// Standard output and the file are written independently: a reader that
+/// went away (`| head`, `| grep -q`) or a full disk under standard output
+/// does not cost the file, and a file that cannot be written does not cost
+/// the screen. A closed pipe is not an error (the exit code stays the
+/// verdict's); any other failure is reported, the file's first.
 fn emit(
     report: &Report,
     output: &OutputArgs,
     destination: output::Destination,
 ) -> Result<(), Failure> {
-    // Standard output first: if the file cannot be written, the report is
-    // still on the screen.
     let mut buf = Vec::new();
     let default = if destination.is_stdout() {
         Format::Json
@@ -352,7 +382,10 @@ fn emit(
         what: "the report".into(),
         err,
     })?;
-    write_stdout(&buf)?;
+    let printed = match write_stdout(&buf) {
+        Err(Failure::Write { err, .. }) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    };
     if !matches!(
         destination,
         output::Destination::Nowhere | output::Destination::Stdout
@@ -362,7 +395,10 @@ fn emit(
             what: "the report".into(),
             err,
         })?;
-        destination.write(&buf)?;
+        match destination.write(&buf) {
+            Err(e) if e.is_broken_pipe() => {}
+            written => written?,
+        }
     }
-    Ok(())
+    printed
 }

@@ -12,12 +12,13 @@
 //! this process's standard output) mean standard output, where the report
 //! is printed once; a device, FIFO or socket (`/dev/null`, `>(gzip >x)`) and
 //! anything under `/dev` or `/proc` are written in place, as a shell
-//! redirection would.
+//! redirection would; a FIFO that nobody reads is refused at once rather
+//! than waited on.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use tidbpe_checks::text::{cut, printable};
@@ -86,6 +87,7 @@ pub fn prepare(path: Option<&Path>) -> Result<Destination, OutputError> {
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => Err(fail(&name, "is a directory: expected a file path")),
         Ok(meta) if is_stdout(&meta) && (special || !meta.is_file()) => Ok(Destination::Stdout),
+        Ok(meta) if meta.file_type().is_fifo() => open_fifo(path, name),
         Ok(meta) if special || !meta.is_file() => {
             let file = OpenOptions::new()
                 .append(true)
@@ -100,6 +102,46 @@ pub fn prepare(path: Option<&Path>) -> Result<Destination, OutputError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => check_directory(path, name),
         Err(e) => Err(fail_io(&name, "cannot look at it", e)),
     }
+}
+
+/// True when writing the report to `output` would replace the file `input`
+/// names (the same file, or `input` a symlink to it): the input would be
+/// lost. A symlink at `output` is replaced, not written through, so it does
+/// not count; a hard link does (its other name would keep the file, but
+/// refusing is the safe side).
+pub fn would_replace(output: &Path, input: &Path) -> bool {
+    if input == Path::new("-") {
+        return false;
+    }
+    match (fs::symlink_metadata(output), fs::metadata(input)) {
+        (Ok(out), Ok(inp)) => (out.dev(), out.ino()) == (inp.dev(), inp.ino()),
+        _ => false,
+    }
+}
+
+/// A FIFO or pipe (`mkfifo`, `>(gzip >r.gz)`), opened only if something
+/// reads it: a plain open would wait for a reader forever, before any
+/// `--timeout` runs. Once open, writes block as a shell redirection's do.
+fn open_fifo(path: &Path, name: String) -> Result<Destination, OutputError> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    let file = OpenOptions::new()
+        .append(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
+                fail(
+                    &name,
+                    "is a FIFO (named pipe) that nobody reads: start its reader first, or give a file path",
+                )
+            } else {
+                fail_io(&name, "cannot open it for writing", e)
+            }
+        })?;
+    fcntl_getfl(&file)
+        .and_then(|flags| fcntl_setfl(&file, flags - OFlags::NONBLOCK))
+        .map_err(|e| fail_io(&name, "cannot open it for writing", e.into()))?;
+    Ok(Destination::Stream { name, file })
 }
 
 /// The directory that will hold the temporary file, and proof that a file
@@ -261,6 +303,29 @@ mod tests {
         written(prepare(Some(&path)).unwrap(), "new");
         assert_eq!(fs::read_to_string(&other).unwrap(), "old");
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_fifo_is_written_when_read_and_refused_when_not() {
+        let d = dir();
+        let fifo = d.path().join("report.fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let e = prepare(Some(&fifo)).unwrap_err();
+        assert!(e.to_string().contains("nobody reads"), "{e}");
+        let mut reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&fifo)
+            .unwrap();
+        written(prepare(Some(&fifo)).unwrap(), "{}\n");
+        let mut got = String::new();
+        io::Read::read_to_string(&mut reader, &mut got).unwrap();
+        assert_eq!(got, "{}\n");
     }
 
     #[test]

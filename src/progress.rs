@@ -110,6 +110,16 @@ pub fn shown(env: &Env) -> bool {
     env.is_terminal && !env.is_dumb()
 }
 
+/// The columns the line may take: the terminal's own width even below the
+/// report's narrowest layout (a line wider than the terminal wraps, and
+/// `\r` then leaves its first half on screen at every redraw).
+fn width_of(env: &Env) -> usize {
+    env.terminal_width
+        .filter(|&w| w > 0)
+        .map(usize::from)
+        .unwrap_or_else(|| Terminal::decide(env).width)
+}
+
 /// The line for a snapshot, at most `width - 1` columns (a line that
 /// reaches the last column makes some terminals wrap, and `\r` would then
 /// erase only its second half).
@@ -150,8 +160,12 @@ impl Progress {
                 thread: None,
             };
         }
-        let width = Terminal::decide(&env).width;
-        Self::start_on(Box::new(io::stderr()), activity.clone(), timeout, width)
+        Self::start_on(
+            Box::new(io::stderr()),
+            activity.clone(),
+            timeout,
+            width_of(&env),
+        )
     }
 
     /// Draw on `out` until finished.
@@ -268,6 +282,26 @@ mod tests {
             let l = line(s, Duration::ZERO, Duration::from_secs(10), width);
             assert!(text::width(&l) < width.max(2), "{width}: {l}");
         }
+    }
+
+    #[test]
+    fn the_line_fits_a_terminal_narrower_than_the_report_layout() {
+        let tty = |w| Env {
+            is_terminal: true,
+            terminal_width: Some(w),
+            term: Some("xterm".into()),
+            ..Env::default()
+        };
+        assert_eq!(width_of(&tty(12)), 12);
+        assert_eq!(width_of(&tty(120)), 120);
+        assert_eq!(width_of(&tty(0)), Terminal::decide(&tty(0)).width);
+        let l = line(
+            Snapshot::default(),
+            Duration::ZERO,
+            Duration::from_secs(10),
+            width_of(&tty(12)),
+        );
+        assert!(text::width(&l) < 12, "{l}");
     }
 
     #[test]

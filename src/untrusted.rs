@@ -20,6 +20,8 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -62,13 +64,42 @@ pub fn display_name(path: &Path) -> String {
 
 /// The text of `path` (`-`: standard input), at most `limit` bytes of UTF-8.
 pub fn read(path: &Path, limit: u64) -> Result<String, UntrustedError> {
+    read_within(path, limit, None)
+}
+
+/// [`read`], and standard input must have given all it has within `wait`
+/// (a writer that never writes nor closes, a terminal nobody types into,
+/// would otherwise hold the run past its `--timeout`).
+pub fn read_within(
+    path: &Path,
+    limit: u64,
+    wait: Option<Duration>,
+) -> Result<String, UntrustedError> {
     let name = display_name(path);
     let bytes = if path == Path::new("-") {
-        read_bounded(io::stdin().lock(), limit, &name)?
+        match wait {
+            None => read_bounded(io::stdin().lock(), limit, &name)?,
+            Some(wait) => read_stdin_within(limit, wait)?,
+        }
     } else {
         read_file(path, limit, &name)?
     };
     decode(bytes, &name)
+}
+
+/// Standard input read on a thread of its own, waited for at most `wait`.
+/// A reader still blocked then is left behind: the process ends soon after.
+fn read_stdin_within(limit: u64, wait: Duration) -> Result<Vec<u8>, UntrustedError> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(read_bounded(io::stdin().lock(), limit, "standard input"));
+    });
+    receiver.recv_timeout(wait).unwrap_or_else(|_| {
+        Err(UntrustedError::new(format!(
+            "standard input did not end within --timeout ({} s): pipe the file into it (`ticloud serverless describe -c CLUSTER_ID | tidbpe doctor --cluster-json -`), or name the file",
+            wait.as_secs_f64()
+        )))
+    })
 }
 
 fn read_file(path: &Path, limit: u64, name: &str) -> Result<Vec<u8>, UntrustedError> {

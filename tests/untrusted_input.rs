@@ -699,3 +699,154 @@ fn a_failing_credential_process_does_not_fill_the_report() {
         run.stdout.len()
     );
 }
+
+/// `--output` naming a FIFO that nobody reads: opening it for writing would
+/// wait for a reader forever, past any `--timeout`. Refused at once.
+#[test]
+fn an_output_fifo_without_a_reader_is_refused_at_once() {
+    let dir = Scratch::new("out-fifo");
+    let fifo = dir.path("report.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut cmd = tidbpe();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+        "doctor",
+        "--service-name",
+        SVC,
+        "--vpc-id",
+        VPC,
+        "--timeout",
+        "2",
+        "--output",
+        fifo.to_str().unwrap(),
+    ]);
+    let run = run_cmd(&mut cmd);
+    run.refused("--output");
+    assert!(run.stderr.contains("reader"), "{}", run.stderr);
+    assert!(run.took < Duration::from_secs(3), "{:?}", run.took);
+}
+
+/// `--cluster-json -` with a writer that never writes (a `ticloud` that
+/// waits for a login): the run still ends within `--timeout`.
+#[test]
+fn cluster_json_from_a_silent_standard_input_ends_within_the_timeout() {
+    let mut cmd = tidbpe();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::piped())
+        .args(["doctor", "--cluster-json", "-", "--timeout", "1"]);
+    // run_cmd keeps the child's standard input open (and empty) until it ends.
+    let run = run_cmd(&mut cmd);
+    run.refused("--cluster-json");
+    assert!(run.took < Duration::from_secs(3), "{:?}", run.took);
+}
+
+/// A client address no client has (unspecified, loopback, multicast) would
+/// put `--cidr 0.0.0.0/32` in a fix: refused as the command line refuses it.
+#[test]
+fn a_report_with_a_client_address_no_client_has_is_refused() {
+    let dir = Scratch::new("client-ip");
+    for ip in ["0.0.0.0", "::", "127.0.0.1", "224.0.0.5"] {
+        let mut r = report();
+        r["facts"]["inputs"]["client_ip"] = json!(ip);
+        let path = dir.write("r.json", text(&r));
+        analyze(&[&path]).refused("facts.inputs.client_ip");
+    }
+}
+
+/// A denied call's `action` is printed in the fix ("Allow … to the
+/// identity running tidbpe"): a report must not choose what it says.
+#[test]
+fn a_failed_call_in_a_report_names_only_a_call_the_doctor_makes() {
+    let dir = Scratch::new("action");
+    for action in ["iam:* on Resource *", "ec2:DescribeVpcs; curl x | sh"] {
+        let mut r = report();
+        r["facts"]["vpc"] = json!({"Err": {"kind": "access-denied", "action": action,
+                                           "code": "UnauthorizedOperation", "message": "denied"}});
+        let path = dir.write("r.json", text(&r));
+        analyze(&[&path]).refused("facts.vpc.Err.action");
+    }
+    // The calls the doctor makes still replay.
+    let mut r = report();
+    r["facts"]["vpc"] = json!({"Err": {"kind": "access-denied", "action": "ec2:DescribeVpcs",
+                                       "code": "UnauthorizedOperation", "message": "denied"}});
+    let path = dir.write("r.json", text(&r));
+    let run = analyze(&["--format", "json", &path]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}
+
+/// `--output` naming the `--cluster-json` file would replace the cluster's
+/// description with the report: refused before anything is written.
+#[test]
+fn output_never_replaces_the_cluster_description() {
+    let dir = Scratch::new("same-file");
+    let cluster = json!({
+        "clusterId": "10058425682284910921",
+        "endpoints": {"private": {"aws": {"availabilityZone": ["use1-az1"], "serviceName": SVC},
+                                  "host": HOST, "port": 4000}},
+        "region": {"cloudProvider": "aws", "regionId": "aws-us-east-1"},
+        "state": "ACTIVE"
+    });
+    let path = dir.write("cluster.json", text(&cluster));
+    let link = dir.path("link.json");
+    std::os::unix::fs::symlink(&path, &link).expect("symlink");
+    for (input, output) in [
+        (&path, &path),
+        (&link.to_string_lossy().into_owned(), &path),
+    ] {
+        let mut cmd = tidbpe();
+        cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+            "doctor",
+            "--cluster-json",
+            input,
+            "--timeout",
+            "2",
+            "--output",
+            output,
+        ]);
+        run_cmd(&mut cmd).refused("--cluster-json");
+        assert_eq!(
+            fs::read_to_string(&path).expect("cluster file"),
+            text(&cluster)
+        );
+    }
+}
+
+/// Lists the checks compare with each other (zone names with the service's
+/// AZs, the endpoint's subnets with the VPC's, DNS answers with each
+/// other) are bounded: 150,000 zones kept `analyze` busy for minutes, 20,000
+/// DNS answers for seconds. Refused at once, naming the list.
+#[test]
+fn long_lists_are_refused_in_bounded_time() {
+    let dir = Scratch::new("long-lists");
+    let mut zones = report();
+    zones["facts"]["zones"]["Ok"] = (0..150_000)
+        .map(|i| json!({"zone_name": format!("us-east-1-z{i}"), "zone_id": format!("use1-zz{i}")}))
+        .collect();
+    zones["facts"]["service"]["Ok"]["availability_zones"] = (0..75_000)
+        .map(|i| json!(format!("us-east-1-z{}", 2 * i)))
+        .collect();
+    let mut subnets = report();
+    subnets["facts"]["endpoints"]["Ok"][0]["subnet_ids"] = (0..30_000)
+        .map(|i| json!(format!("subnet-{i:08x}")))
+        .collect();
+    let mut answers = report();
+    let addresses: Vec<Value> = (0..20_000)
+        .map(|i| json!(format!("10.0.{}.{}", i / 256 % 256, i % 256)))
+        .collect();
+    answers["facts"]["probes"] = json!({
+        "vantage": {"probed": true, "reason": {"kind": "probe-flag"}},
+        "dns": {"name": format!("{HOST}."), "resolver": {"source": "system", "servers": []},
+                "a": {"ms": 1, "answer": {"outcome": "addresses", "addresses": addresses}},
+                "aaaa": {"ms": 1, "answer": {"outcome": "no-records"}}}
+    });
+    for (r, path) in [
+        (zones, "facts.service.Ok.availability_zones"),
+        (subnets, "facts.endpoints.Ok[0].subnet_ids"),
+        (answers, "facts.probes.dns.a.answer.addresses"),
+    ] {
+        let file = dir.write("r.json", serde_json::to_string(&r).expect("serialize"));
+        let run = analyze(&[&file]);
+        run.refused(path);
+        assert!(run.took < Duration::from_secs(3), "{path}: {:?}", run.took);
+    }
+}

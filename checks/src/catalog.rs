@@ -118,10 +118,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A run in which every check was skipped (deselected, or not
+    /// applicable here) looked at nothing: incomplete, never healthy.
     pub fn of(findings: &[Finding]) -> Self {
         if findings.iter().any(|f| f.status == Status::Fail) {
             Verdict::Broken
-        } else if findings.iter().any(|f| f.status == Status::Unknown) {
+        } else if findings.iter().any(|f| f.status == Status::Unknown)
+            || findings.iter().all(|f| f.status == Status::Skip)
+        {
             Verdict::Incomplete
         } else {
             Verdict::Healthy
@@ -166,6 +170,32 @@ mod tests {
         .into_iter()
         .flatten()
         .collect()
+    }
+
+    #[test]
+    fn a_run_where_every_check_skipped_is_incomplete() {
+        let finding = |status| Finding {
+            id: String::new(),
+            slug: String::new(),
+            title: String::new(),
+            status,
+            summary: String::new(),
+            evidence: Default::default(),
+            fix: None,
+            why: None,
+            duration_ms: 0,
+        };
+        let (skip, pass, unknown) = (
+            finding(Status::Skip),
+            finding(Status::Pass),
+            finding(Status::Unknown),
+        );
+        assert_eq!(
+            Verdict::of(&[skip.clone(), skip.clone()]),
+            Verdict::Incomplete
+        );
+        assert_eq!(Verdict::of(&[skip.clone(), pass.clone()]), Verdict::Healthy);
+        assert_eq!(Verdict::of(&[pass, unknown, skip]), Verdict::Incomplete);
     }
 
     /// Checks whose worst verdict is a warning (it works, but badly): their

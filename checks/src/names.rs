@@ -165,9 +165,46 @@ pub fn is_any_service_name(value: &str) -> bool {
     value.len() <= 255 && value.split('.').all(is_aws_token)
 }
 
+/// An address a client can send from: not unspecified (`0.0.0.0`, `::`),
+/// loopback, multicast or broadcast. A fix built from one of those
+/// (`--cidr 0.0.0.0/32`) would admit nothing that connects. An IPv4-mapped
+/// IPv6 address is judged as the IPv4 address it carries.
+pub fn is_client_address(ip: std::net::IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    let special = ip.is_unspecified() || ip.is_loopback() || ip.is_multicast();
+    let broadcast = matches!(ip, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+    !special && !broadcast
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_addresses_are_ones_a_client_can_have() {
+        for ok in [
+            "10.0.10.4",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd00::4",
+            "2600:1f18::1",
+            "::ffff:10.0.10.4",
+        ] {
+            assert!(is_client_address(ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "0.0.0.0",
+            "::",
+            "127.0.0.1",
+            "::1",
+            "224.0.0.5",
+            "ff02::1",
+            "255.255.255.255",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_client_address(bad.parse().unwrap()), "{bad}");
+        }
+    }
 
     #[test]
     fn resource_ids_accept_8_and_17_hex_digits() {

@@ -14,6 +14,11 @@
 //! control characters (see [`crate::text::printable`]), so nothing a
 //! terminal would act on survives into any output. It must never enter a
 //! command unquoted.
+//!
+//! Every list is bounded (`most`): checks look the items of one list up in
+//! another, so a report's lists must stay near the sizes AWS allows for
+//! judging to stay fast. The doctor holds what it gathered live to the same
+//! forms before judging it.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -24,9 +29,10 @@ use crate::facts::{
     SecurityGroup, SgPeer, SgRule, Subnet, Vpc, VpcChoice, Zone, ZoneRecords, ZoneVpcs,
 };
 use crate::names::{
-    is_any_service_name, is_aws_token, is_az_id, is_check_id, is_hosted_zone_id, is_hostname,
-    is_port, is_region, is_resource_id, region_of_service_name,
+    is_any_service_name, is_aws_token, is_az_id, is_check_id, is_client_address, is_hosted_zone_id,
+    is_hostname, is_port, is_region, is_resource_id, region_of_service_name,
 };
+use crate::probe_facts::{DnsAnswer, FileContent, FileFact, ProbeFacts};
 use crate::text::printable;
 
 /// The longest free-text string a replayed report may hold, in bytes. The
@@ -92,6 +98,38 @@ fn resource_kind(prefix: &str) -> &'static str {
 const NOT_A_TOKEN: &str =
     "not an AWS name (1 to 64 letters, digits, '-', '_' or '.', as AWS gives it)";
 
+/// How many items a list may hold: several times what AWS allows, so no
+/// real VPC comes near, and few enough that the checks, which look items
+/// of one list up in another, stay fast on any report (150,000 zone names
+/// in a 10 MB report kept `analyze` busy for minutes).
+mod most {
+    /// IDs on one endpoint, instance or interface (AWS: up to 16 groups,
+    /// one subnet per AZ).
+    pub const PER_RESOURCE: usize = 64;
+    /// AZs, Local Zones and AZ IDs of a region (AWS: a few dozen).
+    pub const ZONES: usize = 1_000;
+    /// Subnets of a VPC, and their network ACL associations (AWS: 200 by
+    /// default, thousands at most).
+    pub const SUBNETS: usize = 5_000;
+    /// Rules of one security group or network ACL (AWS: 1,000 at most).
+    pub const RULES: usize = 1_000;
+    /// Anything else: security groups, hosted zones, endpoints, interfaces,
+    /// network ACLs, prefix lists.
+    pub const OTHER: usize = 10_000;
+}
+
+const NOT_A_CLIENT_ADDRESS: &str =
+    "not an address a client can have (unspecified, loopback, multicast or broadcast)";
+
+/// The short name of a source that is not an AWS call (`imds`, `dns`):
+/// 1 to 32 lowercase ASCII letters, digits or `-`.
+fn is_source_name(value: &str) -> bool {
+    (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// A depth-first walk that knows the JSON path of where it is. The path is
 /// a `String` grown and shrunk in place: no allocation per value.
 struct Walk {
@@ -147,8 +185,20 @@ impl Walk {
         }
     }
 
+    /// The IDs one resource holds (at most [`most::PER_RESOURCE`]).
     fn ids(&mut self, segment: &str, values: &[String], prefix: &str) -> Result<(), Invalid> {
+        self.ids_at_most(segment, values, prefix, most::PER_RESOURCE)
+    }
+
+    fn ids_at_most(
+        &mut self,
+        segment: &str,
+        values: &[String],
+        prefix: &str,
+        max: usize,
+    ) -> Result<(), Invalid> {
         self.at(segment, |w| {
+            w.at_most(values.len(), max)?;
             for (i, v) in values.iter().enumerate() {
                 w.at_index(i, |w| {
                     if is_resource_id(v, prefix) {
@@ -212,11 +262,22 @@ impl Walk {
         }
     }
 
+    /// A list of `len` items here holds at most `max`.
+    fn at_most(&self, len: usize, max: usize) -> Result<(), Invalid> {
+        if len > max {
+            Err(self.invalid(format!("{len} items; at most {max} are accepted")))
+        } else {
+            Ok(())
+        }
+    }
+
     fn list<T>(
         &mut self,
         items: &mut [T],
+        max: usize,
         mut each: impl FnMut(&mut Self, &mut T) -> Result<(), Invalid>,
     ) -> Result<(), Invalid> {
+        self.at_most(items.len(), max)?;
         for (i, item) in items.iter_mut().enumerate() {
             self.at_index(i, |w| each(w, item))?;
         }
@@ -224,7 +285,14 @@ impl Walk {
     }
 
     fn fact_error(&mut self, err: &mut FactError) -> Result<(), Invalid> {
-        self.text(".action", &mut err.action)?;
+        // The action is printed in the fix of a denied call ("Allow … to
+        // the identity running tidbpe"): only a call the doctor makes, or a
+        // source's short name (`imds`), never what the report chooses.
+        self.check(
+            ".action",
+            err.need().is_some() || is_source_name(&err.action),
+            "not a call the doctor makes (an IAM action such as ec2:DescribeVpcs)",
+        )?;
         self.opt_text(".code", &mut err.code)?;
         self.text(".message", &mut err.message)
     }
@@ -236,7 +304,9 @@ impl Walk {
             Some(s) => w.service(s),
             None => Ok(()),
         })?;
-        self.fact(".zones", &mut f.zones, |w, zs| w.list(zs, Self::zone))?;
+        self.fact(".zones", &mut f.zones, |w, zs| {
+            w.list(zs, most::ZONES, Self::zone)
+        })?;
         if let Some(choice) = &mut f.vpc_choice {
             self.at(".vpc_choice", |w| w.vpc_choice(choice))?;
         }
@@ -249,39 +319,124 @@ impl Walk {
             None => Ok(()),
         })?;
         self.fact(".hosted_zones", &mut f.hosted_zones, |w, zs| {
-            w.list(zs, Self::hosted_zone)
+            w.list(zs, most::OTHER, Self::hosted_zone)
         })?;
         self.fact(".hosted_zone_vpcs", &mut f.hosted_zone_vpcs, |w, zs| {
-            w.list(zs, Self::zone_vpcs)
+            w.list(zs, most::OTHER, Self::zone_vpcs)
         })?;
         self.fact(
             ".hosted_zone_records",
             &mut f.hosted_zone_records,
-            |w, zs| w.list(zs, Self::zone_records),
+            |w, zs| w.list(zs, most::OTHER, Self::zone_records),
         )?;
         self.fact(".endpoints", &mut f.endpoints, |w, es| {
-            w.list(es, Self::endpoint)
+            w.list(es, most::OTHER, Self::endpoint)
         })?;
-        self.fact(".subnets", &mut f.subnets, |w, ss| w.list(ss, Self::subnet))?;
+        self.fact(".subnets", &mut f.subnets, |w, ss| {
+            w.list(ss, most::SUBNETS, Self::subnet)
+        })?;
         self.fact(
             ".endpoint_interfaces",
             &mut f.endpoint_interfaces,
-            |w, ns| w.list(ns, Self::interface),
+            |w, ns| w.list(ns, most::OTHER, Self::interface),
         )?;
         self.fact(".security_groups", &mut f.security_groups, |w, gs| {
-            w.list(gs, Self::security_group)
+            w.list(gs, most::OTHER, Self::security_group)
         })?;
         self.fact(".prefix_lists", &mut f.prefix_lists, |w, ps| {
-            w.list(ps, Self::prefix_list)
+            w.list(ps, most::OTHER, Self::prefix_list)
         })?;
         self.fact(".network_acls", &mut f.network_acls, |w, acls| {
-            w.list(acls, Self::network_acl)
+            w.list(acls, most::OTHER, Self::network_acl)?;
+            // A subnet is associated with one network ACL: all of them
+            // together govern at most as many subnets as a VPC holds.
+            let associations: usize = acls.iter().map(|a| a.subnet_ids.len()).sum();
+            if associations > most::SUBNETS {
+                return Err(w.invalid(format!(
+                    "{associations} subnet associations in all; at most {} are accepted",
+                    most::SUBNETS
+                )));
+            }
+            Ok(())
         })?;
         self.fact(".resolver_rules", &mut f.resolver_rules, |w, rs| {
-            w.list(rs, Self::resolver_rule)
+            w.list(rs, most::OTHER, Self::resolver_rule)
         })?;
+        if let Some(probes) = &f.probes {
+            self.at(".probes", |w| w.probes(probes))?;
+        }
         // Timings are keyed by `Need` (typed when parsed) and only shown.
         Ok(())
+    }
+
+    /// What the live probes saw: typed (addresses, outcomes) and shown as
+    /// text, never in a command; only the lists are bounded here, as the
+    /// probe checks compare them with each other and with the endpoint's.
+    fn probes(&mut self, p: &ProbeFacts) -> Result<(), Invalid> {
+        if let Some(path) = &p.resolver_path {
+            self.at(".resolver_path", |w| {
+                for (segment, file) in [
+                    (".resolv_conf", Some(&path.resolv_conf)),
+                    (".systemd_resolved", path.systemd_resolved.as_ref()),
+                ] {
+                    if let Some(FileFact {
+                        content: FileContent::Read(conf),
+                        ..
+                    }) = file
+                    {
+                        w.at(segment, |w| {
+                            w.at(".content.read", |w| {
+                                w.at(".nameservers", |w| {
+                                    w.at_most(conf.nameservers.len(), most::PER_RESOURCE)
+                                })?;
+                                w.at(".search", |w| {
+                                    w.at_most(conf.search.len(), most::PER_RESOURCE)
+                                })?;
+                                w.at(".options", |w| {
+                                    w.at_most(conf.options.len(), most::PER_RESOURCE)
+                                })
+                            })
+                        })?;
+                    }
+                }
+                if let FileContent::Read(entries) = &path.hosts.content {
+                    w.at(".hosts.content.read", |w| {
+                        w.at_most(entries.len(), most::RULES)?;
+                        for (i, e) in entries.iter().enumerate() {
+                            w.at_index(i, |w| {
+                                w.at(".names", |w| w.at_most(e.names.len(), most::PER_RESOURCE))
+                            })?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+        }
+        if let Some(dns) = &p.dns {
+            self.at(".dns", |w| {
+                w.at(".resolver.servers", |w| {
+                    w.at_most(dns.resolver.servers.len(), most::PER_RESOURCE)
+                })?;
+                for (segment, lookup) in [(".a", &dns.a), (".aaaa", &dns.aaaa)] {
+                    if let DnsAnswer::Addresses { addresses, cnames } = &lookup.answer {
+                        w.at(segment, |w| {
+                            w.at(".answer.addresses", |w| {
+                                w.at_most(addresses.len(), most::PER_RESOURCE)
+                            })?;
+                            w.at(".answer.cnames", |w| {
+                                w.at_most(cnames.len(), most::PER_RESOURCE)
+                            })
+                        })?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        // One probe per address answered, A and AAAA.
+        self.at(".addresses", |w| {
+            w.at_most(p.addresses.len(), 2 * most::PER_RESOURCE)
+        })
     }
 
     /// What `--cluster-json` said, checked as the parser of `ticloud`'s
@@ -318,6 +473,7 @@ impl Walk {
             )?;
         }
         self.at(".az_ids", |w| {
+            w.at_most(c.az_ids.len(), most::ZONES)?;
             for (n, az) in c.az_ids.iter().enumerate() {
                 w.at_index(n, |w| {
                     if is_az_id(az) {
@@ -340,6 +496,7 @@ impl Walk {
             )?;
         }
         self.at(".az_ids", |w| {
+            w.at_most(i.az_ids.len(), most::ZONES)?;
             for (n, az) in i.az_ids.iter().enumerate() {
                 w.at_index(n, |w| {
                     if is_az_id(az) {
@@ -369,6 +526,9 @@ impl Walk {
             )?;
         }
         self.check(".port", is_port(i.port), "not a TCP port (1 to 65535)")?;
+        if let Some(ip) = i.client_ip {
+            self.check(".client_ip", is_client_address(ip), NOT_A_CLIENT_ADDRESS)?;
+        }
         self.opt_id(".vpc_id", i.vpc_id.as_deref(), "vpc")?;
         self.opt_id(".endpoint_id", i.endpoint_id.as_deref(), "vpce")?;
         self.opt_id(".instance_id", i.instance_id.as_deref(), "i")?;
@@ -408,10 +568,12 @@ impl Walk {
         )?;
         self.opt_id(".service_id", s.service_id.as_deref(), "vpce-svc")?;
         self.at(".service_type", |w| {
-            w.list(&mut s.service_type, |w, t| w.text_here(t))
+            w.list(&mut s.service_type, most::PER_RESOURCE, |w, t| {
+                w.text_here(t)
+            })
         })?;
         self.at(".availability_zones", |w| {
-            w.list(&mut s.availability_zones, |w, z| {
+            w.list(&mut s.availability_zones, most::ZONES, |w, z| {
                 if is_aws_token(z) {
                     Ok(())
                 } else {
@@ -421,7 +583,7 @@ impl Walk {
         })?;
         // The default host: it enters commands (`--host`, `dig`).
         self.at(".private_dns_names", |w| {
-            w.list(&mut s.private_dns_names, |w, n| {
+            w.list(&mut s.private_dns_names, most::PER_RESOURCE, |w, n| {
                 if is_hostname(n.strip_prefix("*.").unwrap_or(n)) {
                     Ok(())
                 } else {
@@ -461,6 +623,9 @@ impl Walk {
         self.opt_id(".subnet_id", c.subnet_id.as_deref(), "subnet")?;
         self.opt_token(".availability_zone", c.availability_zone.as_deref())?;
         self.opt_token(".az_id", c.az_id.as_deref())?;
+        if let Some(ip) = c.private_ip {
+            self.check(".private_ip", is_client_address(ip), NOT_A_CLIENT_ADDRESS)?;
+        }
         self.ids(".security_group_ids", &c.security_group_ids, "sg")?;
         self.check(
             ".local_port_range",
@@ -482,7 +647,7 @@ impl Walk {
     fn dhcp_options(&mut self, d: &mut DhcpOptions) -> Result<(), Invalid> {
         self.id(".dhcp_options_id", &d.dhcp_options_id, "dopt")?;
         self.at(".domain_name_servers", |w| {
-            w.list(&mut d.domain_name_servers, |w, s| {
+            w.list(&mut d.domain_name_servers, most::PER_RESOURCE, |w, s| {
                 if s == "AmazonProvidedDNS" || s.parse::<IpAddr>().is_ok() {
                     Ok(())
                 } else {
@@ -513,7 +678,7 @@ impl Walk {
     fn zone_vpcs(&mut self, z: &mut ZoneVpcs) -> Result<(), Invalid> {
         self.zone_id(".zone_id", &z.zone_id)?;
         self.at(".vpcs", |w| {
-            w.list(&mut z.vpcs, |w, v| {
+            w.list(&mut z.vpcs, most::OTHER, |w, v| {
                 w.id(".vpc_id", &v.vpc_id, "vpc")?;
                 w.token(".region", &v.region)
             })
@@ -524,13 +689,17 @@ impl Walk {
     /// change batch; their text is kept printable all the same.
     fn zone_records(&mut self, z: &mut ZoneRecords) -> Result<(), Invalid> {
         self.zone_id(".zone_id", &z.zone_id)?;
-        self.at(".records", |w| w.list(&mut z.records, Self::dns_record))
+        self.at(".records", |w| {
+            w.list(&mut z.records, most::OTHER, Self::dns_record)
+        })
     }
 
     fn dns_record(&mut self, r: &mut DnsRecord) -> Result<(), Invalid> {
         self.text(".name", &mut r.name)?;
         self.token(".record_type", &r.record_type)?;
-        self.at(".values", |w| w.list(&mut r.values, |w, v| w.text_here(v)))?;
+        self.at(".values", |w| {
+            w.list(&mut r.values, most::RULES, |w, v| w.text_here(v))
+        })?;
         if let Some(a) = &mut r.alias_target {
             self.at(".alias_target", |w| {
                 w.text(".dns_name", &mut a.dns_name)?;
@@ -556,7 +725,7 @@ impl Walk {
         self.opt_token(".ip_address_type", e.ip_address_type.as_deref())?;
         // A DNS name goes into a record's value in a fix command.
         self.at(".dns_entries", |w| {
-            w.list(&mut e.dns_entries, |w, d| {
+            w.list(&mut e.dns_entries, most::PER_RESOURCE, |w, d| {
                 w.check(
                     ".dns_name",
                     is_hostname(&d.dns_name),
@@ -600,8 +769,12 @@ impl Walk {
         self.id(".group_id", &g.group_id, "sg")?;
         self.text(".group_name", &mut g.group_name)?;
         self.opt_id(".vpc_id", g.vpc_id.as_deref(), "vpc")?;
-        self.at(".ingress", |w| w.list(&mut g.ingress, Self::sg_rule))?;
-        self.at(".egress", |w| w.list(&mut g.egress, Self::sg_rule))
+        self.at(".ingress", |w| {
+            w.list(&mut g.ingress, most::RULES, Self::sg_rule)
+        })?;
+        self.at(".egress", |w| {
+            w.list(&mut g.egress, most::RULES, Self::sg_rule)
+        })
     }
 
     fn sg_rule(&mut self, r: &mut SgRule) -> Result<(), Invalid> {
@@ -624,9 +797,9 @@ impl Walk {
 
     fn network_acl(&mut self, acl: &mut NetworkAcl) -> Result<(), Invalid> {
         self.id(".network_acl_id", &acl.network_acl_id, "acl")?;
-        self.ids(".subnet_ids", &acl.subnet_ids, "subnet")?;
+        self.ids_at_most(".subnet_ids", &acl.subnet_ids, "subnet", most::SUBNETS)?;
         self.at(".entries", |w| {
-            w.list(&mut acl.entries, |w, e| {
+            w.list(&mut acl.entries, most::RULES, |w, e| {
                 w.check(
                     ".rule_number",
                     (1..=32767).contains(&e.rule_number),
@@ -658,6 +831,38 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&checked).unwrap(),
             serde_json::to_value(&world).unwrap()
+        );
+    }
+
+    #[test]
+    fn lists_are_bounded_and_acl_associations_in_all() {
+        let mut f = fixtures::healthy();
+        if let Some(Ok(zones)) = &mut f.zones {
+            let zone = zones[0].clone();
+            zones.resize(most::ZONES + 1, zone);
+        }
+        assert_eq!(
+            err(f),
+            "facts.zones.Ok: 1001 items; at most 1000 are accepted"
+        );
+
+        let mut f = fixtures::healthy();
+        if let Some(Ok(acls)) = &mut f.network_acls {
+            let acl = acls[0].clone();
+            let ids: Vec<String> = (0..most::SUBNETS / 2 + 1)
+                .map(|i| format!("subnet-{i:08x}"))
+                .collect();
+            acls.clear();
+            for n in 0..2 {
+                let mut a = acl.clone();
+                a.network_acl_id = format!("acl-{n:08x}");
+                a.subnet_ids = ids.clone();
+                acls.push(a);
+            }
+        }
+        assert_eq!(
+            err(f),
+            "facts.network_acls.Ok: 5002 subnet associations in all; at most 5000 are accepted"
         );
     }
 

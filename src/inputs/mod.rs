@@ -33,10 +33,12 @@ const OFF_PRIVATELINK_CHECKS: &[&str] = &["INP001", "TDB001"];
 /// it wins, INP001 names the disagreement.
 pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
     let cluster = match &args.cluster_json {
-        Some(path) => Some(ticloud::read(path).map_err(|e| InputError {
-            flag: "--cluster-json",
-            message: e.to_string(),
-        })?),
+        Some(path) => Some(
+            ticloud::read(path, Some(args.timeout)).map_err(|e| InputError {
+                flag: "--cluster-json",
+                message: e.to_string(),
+            })?,
+        ),
         None => None,
     };
     let reachable = cluster.as_ref().is_none_or(Cluster::via_privatelink);
@@ -90,11 +92,14 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
         .port
         .or_else(|| cluster.as_ref().and_then(|c| c.port))
         .unwrap_or(DEFAULT_PORT);
-    let az_ids = if args.az_ids.is_empty() {
+    let mut az_ids = if args.az_ids.is_empty() {
         file.map(|c| c.az_ids.clone()).unwrap_or_default()
     } else {
         args.az_ids.clone()
     };
+    // `--az-id use1-az1 --az-id use1-az1` names one AZ: keep the first of each.
+    let mut seen = std::collections::BTreeSet::new();
+    az_ids.retain(|az| seen.insert(az.clone()));
     if let Some(profile) = &args.profile {
         if profile_files_lack(profile) {
             return Err(InputError {
@@ -104,6 +109,20 @@ pub fn inputs(args: &DoctorArgs) -> Result<Inputs, InputError> {
                 ),
             });
         }
+    }
+    let selected = |id: &str| {
+        (args.only.is_empty() || args.only.iter().any(|o| o == id))
+            && !args.skip.iter().any(|s| s == id)
+    };
+    if !tidbpe_checks::CATALOG.iter().any(|c| selected(c.id)) {
+        return Err(InputError {
+            flag: "--skip",
+            message: if args.only.is_empty() {
+                "no check is left to run: it deselects every check".into()
+            } else {
+                "no check is left to run: it deselects every check that --only selects".into()
+            },
+        });
     }
     let mut deselected = BTreeMap::new();
     for check in tidbpe_checks::CATALOG {

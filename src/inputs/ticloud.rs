@@ -11,6 +11,7 @@
 //! checked by the command line's validators; an error names the field.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -72,9 +73,10 @@ struct Aws {
     availability_zone: Option<Vec<String>>,
 }
 
-/// The cluster described in `path` (`-`: standard input), at most 1 MiB.
-pub fn read(path: &Path) -> Result<Cluster, UntrustedError> {
-    let text = untrusted::read(path, untrusted::CLUSTER_JSON_LIMIT)?;
+/// The cluster described in `path` (`-`: standard input, which must end
+/// within `wait`), at most 1 MiB.
+pub fn read(path: &Path, wait: Option<Duration>) -> Result<Cluster, UntrustedError> {
+    let text = untrusted::read_within(path, untrusted::CLUSTER_JSON_LIMIT, wait)?;
     parse(&untrusted::display_name(path), &text)
 }
 
@@ -437,12 +439,12 @@ mod tests {
         let path = dir.path().join("big.json");
         let padding = " ".repeat(untrusted::CLUSTER_JSON_LIMIT as usize);
         std::fs::write(&path, format!("{CURRENT}{padding}")).expect("write");
-        let e = read(&path).expect_err("too large").to_string();
+        let e = read(&path, None).expect_err("too large").to_string();
         assert!(
             e.ends_with("is larger than 1 MiB: refused (is it the right file?)"),
             "{e}"
         );
         std::fs::write(&path, CURRENT).expect("write");
-        assert_eq!(read(&path).expect("a small file"), expected());
+        assert_eq!(read(&path, None).expect("a small file"), expected());
     }
 }

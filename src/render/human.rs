@@ -85,6 +85,10 @@ pub fn render(report: &Report, out: &mut dyn Write, term: Terminal) -> io::Resul
             format!("Broken: fix the failures above ({counts})"),
             Style::BoldRed,
         ),
+        Verdict::Incomplete if s.pass + s.warn + s.fail + s.unknown == 0 => (
+            format!("Nothing checked: every check was skipped, see why above ({counts})"),
+            Style::BoldMagenta,
+        ),
         Verdict::Incomplete => (
             format!("Incomplete: some checks could not run ({counts})"),
             Style::BoldMagenta,

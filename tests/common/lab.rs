@@ -219,6 +219,67 @@ impl World {
     }
 }
 
+/// What one AWS CLI command printed, and its exit status.
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One process of the lab's AWS CLI for the whole test binary
+/// (`tests/lab/aws_cli.py`), spawned on first use with `World::aws_cli`'s
+/// environment; it exits when the test process does (its stdin closes).
+struct CliProcess {
+    stdin: ChildStdin,
+    answers: BufReader<std::process::ChildStdout>,
+    _child: Child,
+}
+
+static CLI: Mutex<Option<CliProcess>> = Mutex::new(None);
+
+impl World {
+    /// Runs `aws ARGS` with the real AWS CLI aimed at the lab, like
+    /// [`World::aws_cli`], in the binary's one CLI process (every world shares
+    /// the lab's moto and region).
+    pub fn aws(&self, args: &[String]) -> CliOutput {
+        let mut guard = CLI.lock().unwrap_or_else(|e| e.into_inner());
+        let cli = guard.get_or_insert_with(|| {
+            let template = self.aws_cli();
+            let mut cmd = Command::new(python());
+            cmd.arg(repo().join("tests/lab/aws_cli.py"));
+            for (key, value) in template.get_envs() {
+                match value {
+                    Some(v) => cmd.env(key, v),
+                    None => cmd.env_remove(key),
+                };
+            }
+            let mut child = cmd
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start tests/lab/aws_cli.py");
+            CliProcess {
+                stdin: child.stdin.take().expect("aws_cli.py stdin"),
+                answers: BufReader::new(child.stdout.take().expect("aws_cli.py stdout")),
+                _child: child,
+            }
+        });
+        let request = serde_json::to_string(args).expect("arguments as JSON");
+        writeln!(cli.stdin, "{request}").expect("send a command to aws_cli.py");
+        let mut line = String::new();
+        cli.answers
+            .read_line(&mut line)
+            .expect("read aws_cli.py's answer");
+        let answer: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("aws_cli.py answered {line:?}: {e}"));
+        CliOutput {
+            code: answer["rc"].as_i64().unwrap_or(-1) as i32,
+            stdout: answer["stdout"].as_str().unwrap_or_default().to_string(),
+            stderr: answer["stderr"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// The world `scenario` of this test binary's lab (built on first request).
 /// `"SCENARIO#COPY"` is a separate world built like SCENARIO, for a test that
 /// changes it (every test sees the others' changes to a shared world).

@@ -138,6 +138,58 @@ fn malformed_values_name_the_flag_and_the_form() {
             "--output",
             "does not exist",
         ),
+        // Addresses no client has: a fix built from them (`--cidr
+        // 0.0.0.0/32`) would be nonsense.
+        (
+            &["--service-name", SVC, "--client-ip", "0.0.0.0"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "::"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "127.0.0.1"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "224.0.0.5"],
+            "--client-ip",
+            "client",
+        ),
+        (
+            &["--service-name", SVC, "--client-ip", "255.255.255.255"],
+            "--client-ip",
+            "client",
+        ),
+        // A selection that leaves nothing to run.
+        (
+            &[
+                "--service-name",
+                SVC,
+                "--only",
+                "VPC001",
+                "--skip",
+                "VPC001",
+            ],
+            "--skip",
+            "no check",
+        ),
+        // A server to resolve with, and no resolving: one of them is a mistake.
+        (
+            &[
+                "--service-name",
+                SVC,
+                "--dns-server",
+                "10.0.0.2",
+                "--no-probe",
+            ],
+            "--dns-server",
+            "cannot be used with",
+        ),
         (&["--az-id", "use1-az1"], "--service-name", "required"),
         (
             &["--service-name", SVC, "--profile", "nope"],
@@ -204,4 +256,22 @@ fn explain_checks_and_iam_policy() {
     assert!(actions.iter().all(|a| a
         .as_str()
         .is_some_and(|a| a.contains(":Describe") || a.contains(":Get") || a.contains(":List"))));
+}
+
+/// Help, version and the other printing commands fail (exit 2, one line)
+/// when standard output cannot take what they print, as on a full disk.
+#[test]
+fn output_that_cannot_be_written_is_an_error() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["checks"],
+        &["iam-policy"],
+        &["explain", "SG001"],
+    ] {
+        let full = std::fs::File::create("/dev/full").expect("/dev/full");
+        let run = Run::of(tidbpe_isolated().args(args).stdout(full));
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+    }
 }

@@ -118,18 +118,14 @@ fn ids(run: &Run, status: &str) -> BTreeSet<String> {
 fn run_printed(w: &World, command: &str) -> String {
     let words = shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"));
     assert_eq!(words.first().map(String::as_str), Some("aws"), "{command}");
-    let out = w
-        .aws_cli()
-        .args(&words[1..])
-        .output()
-        .expect("run the AWS CLI of the lab's venv (tests/lab/setup.sh)");
+    let out = w.aws(&words[1..]);
     assert!(
-        out.status.success(),
+        out.code == 0,
         "world {}: the printed command\n  {command}\nfailed: {}",
         w.name,
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    out.stdout.trim().to_string()
 }
 
 /// Applies the fixes of every failing finding of `run`, in report order;

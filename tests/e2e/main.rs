@@ -18,6 +18,7 @@ mod discovery;
 mod doctor_verdicts;
 mod faults;
 mod fixes_apply;
+mod hostile;
 mod large;
 mod probes;
 mod redact;
