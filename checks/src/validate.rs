@@ -439,6 +439,47 @@ impl Walk {
         })
     }
 
+    /// A service name, where one was given.
+    fn opt_service_name(&mut self, name: Option<&str>) -> Result<(), Invalid> {
+        match name {
+            Some(name) => self.check(
+                ".service_name",
+                region_of_service_name(name).is_some(),
+                "not an endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>)",
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// A host name, where one was given.
+    fn opt_host(&mut self, host: Option<&str>) -> Result<(), Invalid> {
+        match host {
+            Some(host) => self.check(
+                ".host",
+                is_hostname(host),
+                "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// AZ IDs (`use1-az1`), as many as a region can have.
+    fn az_ids(&mut self, ids: &[String]) -> Result<(), Invalid> {
+        self.at(".az_ids", |w| {
+            w.at_most(ids.len(), most::ZONES)?;
+            for (n, az) in ids.iter().enumerate() {
+                w.at_index(n, |w| {
+                    if is_az_id(az) {
+                        Ok(())
+                    } else {
+                        Err(w.invalid("not an AZ ID (such as use1-az1)"))
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+
     /// What `--cluster-json` said, checked as the parser of `ticloud`'s
     /// output checks it.
     fn cluster(&mut self, c: &mut Cluster) -> Result<(), Invalid> {
@@ -455,59 +496,17 @@ impl Walk {
             },
             "not a region of the cluster's cloud (such as us-east-1)",
         )?;
-        if let Some(host) = &c.host {
-            self.check(
-                ".host",
-                is_hostname(host),
-                "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
-            )?;
-        }
+        self.opt_host(c.host.as_deref())?;
         if let Some(port) = c.port {
             self.check(".port", is_port(port), "not a TCP port (1 to 65535)")?;
         }
-        if let Some(name) = &c.service_name {
-            self.check(
-                ".service_name",
-                region_of_service_name(name).is_some(),
-                "not an endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>)",
-            )?;
-        }
-        self.at(".az_ids", |w| {
-            w.at_most(c.az_ids.len(), most::ZONES)?;
-            for (n, az) in c.az_ids.iter().enumerate() {
-                w.at_index(n, |w| {
-                    if is_az_id(az) {
-                        Ok(())
-                    } else {
-                        Err(w.invalid("not an AZ ID (such as use1-az1)"))
-                    }
-                })?;
-            }
-            Ok(())
-        })
+        self.opt_service_name(c.service_name.as_deref())?;
+        self.az_ids(&c.az_ids)
     }
 
     fn inputs(&mut self, i: &mut Inputs) -> Result<(), Invalid> {
-        if let Some(name) = &i.service_name {
-            self.check(
-                ".service_name",
-                region_of_service_name(name).is_some(),
-                "not an endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>)",
-            )?;
-        }
-        self.at(".az_ids", |w| {
-            w.at_most(i.az_ids.len(), most::ZONES)?;
-            for (n, az) in i.az_ids.iter().enumerate() {
-                w.at_index(n, |w| {
-                    if is_az_id(az) {
-                        Ok(())
-                    } else {
-                        Err(w.invalid("not an AZ ID (such as use1-az1)"))
-                    }
-                })?;
-            }
-            Ok(())
-        })?;
+        self.opt_service_name(i.service_name.as_deref())?;
+        self.az_ids(&i.az_ids)?;
         if let Some(cluster) = &mut i.cluster {
             self.at(".cluster", |w| w.cluster(cluster))?;
         }
@@ -518,13 +517,7 @@ impl Walk {
             is_region(&i.region) || (other_cloud && is_aws_token(&i.region)),
             "not an AWS region (such as us-east-1)",
         )?;
-        if let Some(host) = &i.host {
-            self.check(
-                ".host",
-                is_hostname(host),
-                "not a host name (such as gateway01-privatelink.us-east-1.prod.aws.tidbcloud.com)",
-            )?;
-        }
+        self.opt_host(i.host.as_deref())?;
         self.check(".port", is_port(i.port), "not a TCP port (1 to 65535)")?;
         if let Some(ip) = i.client_ip {
             self.check(".client_ip", is_client_address(ip), NOT_A_CLIENT_ADDRESS)?;
