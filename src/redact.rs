@@ -1162,6 +1162,22 @@ mod facts_tests {
         findings.iter().map(|f| (f.id.clone(), f.status)).collect()
     }
 
+    /// Redacts `plain`, checks the verdicts are `plain_findings`' and that
+    /// the redacted facts, read back as `analyze` reads them, judge the
+    /// same; the redacted facts and findings as text.
+    fn redact_judge_replay(plain: &Facts, plain_findings: &[Finding]) -> String {
+        let redacted = super::facts(plain).expect("redacts");
+        let findings = judge_all(&redacted);
+        assert_eq!(statuses(&findings), statuses(plain_findings));
+        let text = serde_json::to_string(&redacted).expect("facts serialize");
+        let replayed: Facts = serde_json::from_str(&text).expect("facts parse");
+        assert_eq!(judge_all(&replayed), findings);
+        format!(
+            "{text}{}",
+            serde_json::to_string(&findings).expect("findings")
+        )
+    }
+
     #[test]
     fn verdicts_survive_and_nothing_original_is_left() {
         let worlds = [
@@ -1173,17 +1189,7 @@ mod facts_tests {
         for plain in worlds {
             let plain_findings = judge_all(&plain);
             for _ in 0..20 {
-                let redacted = super::facts(&plain).expect("redacts");
-                let findings = judge_all(&redacted);
-                assert_eq!(statuses(&findings), statuses(&plain_findings));
-                // Replay: the redacted facts, read back as `analyze` reads them.
-                let text = serde_json::to_string(&redacted).expect("facts serialize");
-                let replayed: Facts = serde_json::from_str(&text).expect("facts parse");
-                assert_eq!(judge_all(&replayed), findings);
-                let all = format!(
-                    "{text}{}",
-                    serde_json::to_string(&findings).expect("findings")
-                );
+                let all = redact_judge_replay(&plain, &plain_findings);
                 // The IDs hold 12-digit runs: look for accounts around them.
                 let outside_ids = all
                     .replace("vpc-0a123456789012b", "")
@@ -1289,16 +1295,7 @@ mod facts_tests {
         for plain in worlds {
             let plain_findings = judge_all(&plain);
             for _ in 0..10 {
-                let redacted = super::facts(&plain).expect("redacts");
-                let findings = judge_all(&redacted);
-                assert_eq!(statuses(&findings), statuses(&plain_findings));
-                let text = serde_json::to_string(&redacted).expect("facts serialize");
-                let replayed: Facts = serde_json::from_str(&text).expect("facts parse");
-                assert_eq!(judge_all(&replayed), findings);
-                let all = format!(
-                    "{text}{}",
-                    serde_json::to_string(&findings).expect("findings")
-                );
+                let all = redact_judge_replay(&plain, &plain_findings);
                 for secret in [
                     "10.0.1.10",
                     "10.0.3.99",
