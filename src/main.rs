@@ -99,7 +99,7 @@ fn clap_error(e: clap::Error) -> ExitCode {
 /// an echoed value cut to about 80 characters.
 fn clap_line(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
-    use tidbpe_checks::text::{cut, printable};
+    use tidbpe_checks::text::cut;
     let text = e.to_string();
     let mut line = text
         .lines()
@@ -134,7 +134,7 @@ fn clap_line(e: &clap::Error) -> String {
             }
         })
         .collect();
-    printable(&cut(&line.join("'"), 300)).into_owned()
+    tidbpe_checks::text::quoted(&line.join("'"), 300)
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
@@ -374,7 +374,8 @@ fn emit(
     } else {
         Format::Human
     };
-    match output.format.unwrap_or(default) {
+    let format = output.format.unwrap_or(default);
+    match format {
         Format::Json => render::json(report, &mut buf),
         Format::Human => render::human::render(report, &mut buf, render::Terminal::for_stdout()),
     }
@@ -390,12 +391,19 @@ fn emit(
         destination,
         output::Destination::Nowhere | output::Destination::Stdout
     ) {
-        let mut buf = Vec::new();
-        render::json(report, &mut buf).map_err(|err| Failure::Write {
-            what: "the report".into(),
-            err,
-        })?;
-        match destination.write(&buf) {
+        // The file holds the JSON report: already in `buf` with `--format json`.
+        let json = match format {
+            Format::Json => buf,
+            Format::Human => {
+                let mut json = Vec::new();
+                render::json(report, &mut json).map_err(|err| Failure::Write {
+                    what: "the report".into(),
+                    err,
+                })?;
+                json
+            }
+        };
+        match destination.write(&json) {
             Err(e) if e.is_broken_pipe() => {}
             written => written?,
         }

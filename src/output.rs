@@ -21,7 +21,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use tidbpe_checks::text::{cut, printable};
+use tidbpe_checks::text::quoted;
 
 /// Where `--output` sends the JSON report.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ pub fn prepare(path: Option<&Path>) -> Result<Destination, OutputError> {
     if path == Path::new("-") {
         return Ok(Destination::Stdout);
     }
-    let name = printable(&cut(&path.display().to_string(), 120)).into_owned();
+    let name = crate::untrusted::display_name(path);
     let special = path.starts_with("/dev") || path.starts_with("/proc");
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => Err(fail(&name, "is a directory: expected a file path")),
@@ -172,7 +172,7 @@ fn directory_of(path: &Path) -> &Path {
 }
 
 fn dir_name(dir: &Path) -> String {
-    printable(&cut(&dir.display().to_string(), 120)).into_owned()
+    quoted(&dir.display().to_string(), 120)
 }
 
 /// A new file of mode 0600 in `dir`, removed when dropped.

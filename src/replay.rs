@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 use tidbpe_checks::facts::Facts;
 use tidbpe_checks::names::is_aws_token;
-use tidbpe_checks::text::{cut, printable};
+use tidbpe_checks::text::quoted;
 
 use crate::report::{Tool, SCHEMA};
 use crate::untrusted::{self, UntrustedError};
@@ -45,7 +45,7 @@ pub fn read(path: &Path) -> Result<Replayed, UntrustedError> {
                 &name,
                 format!(
                     "has schema {}; this tidbpe reads {SCHEMA}",
-                    printable(&cut(&other, 60))
+                    quoted(&other, 60)
                 ),
             ))
         }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
-use tidbpe_checks::text::{cut, printable};
+use tidbpe_checks::text::{cut, quoted};
 
 /// The largest report `tidbpe analyze` reads: a report of a VPC with
 /// thousands of groups, rules and subnets is well under 5 MiB.
@@ -49,7 +49,7 @@ pub struct UntrustedError(String);
 
 impl UntrustedError {
     pub fn new(message: impl AsRef<str>) -> Self {
-        UntrustedError(printable(&cut(message.as_ref(), 400)).into_owned())
+        UntrustedError(quoted(message.as_ref(), 400))
     }
 }
 
@@ -59,7 +59,7 @@ pub fn display_name(path: &Path) -> String {
     if path == Path::new("-") {
         return "standard input".into();
     }
-    printable(&cut(&path.display().to_string(), 120)).into_owned()
+    quoted(&path.display().to_string(), 120)
 }
 
 /// The text of `path` (`-`: standard input), at most `limit` bytes of UTF-8.

@@ -52,6 +52,12 @@ fn is_space_like(c: char) -> bool {
     )
 }
 
+/// Text from outside as a message may quote it: cut to `max_chars`
+/// characters, then [`printable`].
+pub fn quoted(s: &str, max_chars: usize) -> String {
+    printable(&cut(s, max_chars)).into_owned()
+}
+
 /// `s` cut to at most `max_chars` characters, with `…` standing for the
 /// rest (the result is then `max_chars` characters long, `…` included).
 /// Cuts at a character boundary; borrows when `s` is short enough.

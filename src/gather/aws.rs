@@ -127,10 +127,8 @@ where
     };
     // Capped: a server that echoes the request, or a `credential_process`
     // that prints a page, must not fill the report.
-    let cap = |s: &str| {
-        let cut = tidbpe_checks::text::cut(s, tidbpe_checks::text::FACT_ERROR_MESSAGE_CHARS);
-        tidbpe_checks::text::printable(&cut).into_owned()
-    };
+    let cap =
+        |s: &str| tidbpe_checks::text::quoted(s, tidbpe_checks::text::FACT_ERROR_MESSAGE_CHARS);
     FactError {
         kind,
         action: need.action().to_string(),
