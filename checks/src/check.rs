@@ -31,6 +31,21 @@ pub enum Status {
 }
 
 impl Status {
+    /// The worst of several parts' statuses: fail, then unknown, then
+    /// warn; pass when there are none.
+    pub fn worst(statuses: impl IntoIterator<Item = Status>) -> Status {
+        let rank = |s: &Status| match s {
+            Status::Fail => 0,
+            Status::Unknown => 1,
+            Status::Warn => 2,
+            _ => 3,
+        };
+        statuses
+            .into_iter()
+            .min_by_key(rank)
+            .unwrap_or(Status::Pass)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",

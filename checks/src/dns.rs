@@ -346,19 +346,8 @@ fn dns_resolver_path(facts: &Facts) -> Judged {
         _ => &[],
     };
     let parts = [pinned(facts, path, pins), resolver(facts, path)];
-    // The worst part decides: fail, then unknown, then warn.
-    let rank = |s: Status| match s {
-        Status::Fail => 0,
-        Status::Unknown => 1,
-        Status::Warn => 2,
-        _ => 3,
-    };
-    let status = parts
-        .iter()
-        .flatten()
-        .map(|o| o.status)
-        .min_by_key(|s| rank(*s))
-        .unwrap_or(Status::Pass);
+    // The worst part decides.
+    let status = Status::worst(parts.iter().flatten().map(|o| o.status));
     let summary = parts
         .iter()
         .flatten()

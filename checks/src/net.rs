@@ -221,17 +221,7 @@ fn mysql_handshake(facts: &Facts) -> Judged {
         .iter()
         .map(|(a, g, ms)| greeting_verdict(a, g, *ms))
         .collect();
-    let rank = |s: Status| match s {
-        Status::Fail => 0,
-        Status::Unknown => 1,
-        Status::Warn => 2,
-        _ => 3,
-    };
-    let status = judged
-        .iter()
-        .map(|(s, _)| *s)
-        .min_by_key(|s| rank(*s))
-        .unwrap_or(Status::Pass);
+    let status = Status::worst(judged.iter().map(|(s, _)| *s));
     let shown: Vec<String> = judged
         .iter()
         .filter(|(s, _)| status == Status::Pass || *s != Status::Pass)
