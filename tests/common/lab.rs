@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{python, repo, tidbpe_isolated, Run};
+use super::{python, repo, tidbpe_isolated, JsonLines, Run};
 
 /// How long the lab may take to start, and a world to build (moto's first
 /// calls are slow on a busy machine).
@@ -228,14 +228,8 @@ pub struct CliOutput {
 
 /// One process of the lab's AWS CLI for the whole test binary
 /// (`tests/lab/aws_cli.py`), spawned on first use with `World::aws_cli`'s
-/// environment; it exits when the test process does (its stdin closes).
-struct CliProcess {
-    stdin: ChildStdin,
-    answers: BufReader<std::process::ChildStdout>,
-    _child: Child,
-}
-
-static CLI: Mutex<Option<CliProcess>> = Mutex::new(None);
+/// environment.
+static CLI: Mutex<Option<JsonLines>> = Mutex::new(None);
 
 impl World {
     /// Runs `aws ARGS` with the real AWS CLI aimed at the lab, like
@@ -253,25 +247,9 @@ impl World {
                     None => cmd.env_remove(key),
                 };
             }
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("start tests/lab/aws_cli.py");
-            CliProcess {
-                stdin: child.stdin.take().expect("aws_cli.py stdin"),
-                answers: BufReader::new(child.stdout.take().expect("aws_cli.py stdout")),
-                _child: child,
-            }
+            JsonLines::spawn(cmd)
         });
-        let request = serde_json::to_string(args).expect("arguments as JSON");
-        writeln!(cli.stdin, "{request}").expect("send a command to aws_cli.py");
-        let mut line = String::new();
-        cli.answers
-            .read_line(&mut line)
-            .expect("read aws_cli.py's answer");
-        let answer: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("aws_cli.py answered {line:?}: {e}"));
+        let answer = cli.ask(&serde_json::to_string(args).expect("arguments as JSON"));
         CliOutput {
             code: answer["rc"].as_i64().unwrap_or(-1) as i32,
             stdout: answer["stdout"].as_str().unwrap_or_default().to_string(),

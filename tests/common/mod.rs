@@ -24,9 +24,10 @@ pub mod netns;
 mod proxy;
 mod run;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
 
 pub use lab::{lab_endpoint_url, start_lab_in_background, world, Groups, Lab, Subnets, World};
 pub use proxy::{
@@ -78,25 +79,67 @@ pub fn tidbpe_isolated() -> Command {
 }
 
 /// Validate a report against the committed JSON Schema with a real validator
-/// (Python's `jsonschema`, from the lab's venv).
+/// (Python's `jsonschema`, from the lab's venv), in the binary's one
+/// validator process.
 pub fn assert_valid_report(report_json: &str) {
-    let mut child = Command::new(python())
-        .arg(repo().join("tests/lab/validate_report.py"))
-        .arg(repo().join("schema/report-v1.schema.json"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the validator");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(report_json.as_bytes())
-        .expect("feed the report");
-    let out = child.wait_with_output().expect("validator output");
+    static VALIDATOR: Mutex<Option<JsonLines>> = Mutex::new(None);
+    let report: serde_json::Value = serde_json::from_str(report_json)
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{report_json}"));
+    let mut guard = VALIDATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let validator = guard.get_or_insert_with(|| {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("tests/lab/validate_report.py"))
+            .arg(repo().join("schema/report-v1.schema.json"));
+        JsonLines::spawn(cmd)
+    });
+    let answer = validator.ask(&report.to_string());
+    let errors: Vec<&str> = answer["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("validate_report.py answered {answer}"))
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
     assert!(
-        out.status.success(),
+        errors.is_empty(),
         "the report does not match schema/report-v1.schema.json:\n{}",
-        String::from_utf8_lossy(&out.stdout)
+        errors.join("\n")
     );
+}
+
+/// A helper process of the lab's Python that answers one JSON line for each
+/// line it reads (the AWS CLI, the schema validator): started once per test
+/// binary, it exits when the test process does (its stdin closes).
+pub struct JsonLines {
+    stdin: ChildStdin,
+    answers: BufReader<ChildStdout>,
+    name: String,
+    _child: Child,
+}
+
+impl JsonLines {
+    pub fn spawn(mut cmd: Command) -> JsonLines {
+        let name = format!("{:?}", cmd.get_args().next().unwrap_or_default());
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        JsonLines {
+            stdin: child.stdin.take().expect("piped stdin"),
+            answers: BufReader::new(child.stdout.take().expect("piped stdout")),
+            name,
+            _child: child,
+        }
+    }
+
+    /// Sends one line (without a newline in it) and reads the JSON answer.
+    pub fn ask(&mut self, request: &str) -> serde_json::Value {
+        let name = &self.name;
+        writeln!(self.stdin, "{request}").unwrap_or_else(|e| panic!("write to {name}: {e}"));
+        let mut line = String::new();
+        self.answers
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("read {name}'s answer: {e}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{name} answered {line:?}: {e}"))
+    }
 }

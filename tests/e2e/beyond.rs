@@ -198,16 +198,8 @@ fn a_forward_rule_for_the_host_fails_dns004_and_its_fix_works() {
         )
     );
     let words = shlex::split(command.trim()).expect("one command line");
-    let out = w
-        .aws_cli()
-        .args(&words[1..])
-        .output()
-        .expect("run the AWS CLI");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = w.aws(&words[1..]);
+    assert!(out.code == 0, "{}", out.stderr);
     let after = w.doctor_as_client(&[]);
     after.expect(Expect::default());
     assert!(

@@ -14,16 +14,8 @@ fn apply(w: &World, commands: &str) {
     for command in commands.lines() {
         let words = shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"));
         assert_eq!(words.first().map(String::as_str), Some("aws"), "{command}");
-        let out = w
-            .aws_cli()
-            .args(&words[1..])
-            .output()
-            .expect("run the AWS CLI of the lab's venv");
-        assert!(
-            out.status.success(),
-            "{command}\nfailed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = w.aws(&words[1..]);
+        assert!(out.code == 0, "{command}\nfailed: {}", out.stderr);
     }
 }
 

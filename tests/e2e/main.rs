@@ -20,11 +20,14 @@ mod faults;
 mod fixes_apply;
 mod hostile;
 mod large;
+mod probe_engines;
 mod probes;
 mod redact;
 mod replay;
 mod scenarios;
+mod terminal;
 mod tidb;
+mod untrusted_input;
 mod verdicts;
 mod worlds;
 

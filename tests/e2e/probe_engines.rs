@@ -3,18 +3,17 @@
 //! hosts file) and a "VPC" namespace holding the endpoint's addresses, with
 //! dnsmasq, MariaDB, small listeners and iptables rules; this test binary
 //! then runs itself inside the client namespace (`ip netns exec`), where the
-//! `helper` test runs the engines and prints their facts as JSON.
+//! `probe_engines::helper` test runs the engines and prints their facts as
+//! JSON.
 //!
 //! Needs root (namespaces, iptables) and iproute2, iptables, dnsmasq-base,
 //! mariadb-server (`.ci/run` installs them). Not root: a notice and an early
 //! return, except in CI, which runs as root.
 
 // The engines are compiled into this test from the binary's sources: the
-// binary has no library to link against. (Their unit tests come along.)
-#[allow(dead_code)]
-#[path = "common/netns.rs"]
-mod netns;
-#[path = "../src/gather/probe/mod.rs"]
+// binary has no library to link against. (Their unit tests come along and
+// run here too, beside the rest of the suite.)
+#[path = "../../src/gather/probe/mod.rs"]
 mod probe;
 
 use std::net::{IpAddr, SocketAddr};
@@ -22,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use netns::NetLab;
+use crate::common::netns::{self, NetLab};
 use serde_json::{json, Value};
 use tidbpe_checks::probe_facts::{
     AfterGreeting, DnsAnswer, FileContent, Greeting, ProbeFacts, ResolverSource, TcpOutcome,
@@ -79,7 +78,12 @@ fn probe_in(
     helper.env(HELPER_ENV, spec.to_string());
     let out = lab
         .command(&exe, &helper)
-        .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "probe_engines::helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .output()
         .expect("run the helper inside the namespace");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,7 +110,7 @@ fn ip(s: &str) -> IpAddr {
 
 #[test]
 fn probes_from_inside_a_namespace() {
-    if !netns::netns_available("probe_lab") {
+    if !netns::netns_available("probe_engines") {
         return;
     }
     let endpoints = [

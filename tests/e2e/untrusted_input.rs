@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
 /// `tidbpe` with an environment that reaches nothing but loopback, and no
 /// standard input.

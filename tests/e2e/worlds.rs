@@ -2,8 +2,8 @@
 //! worlds are what tests/lab/README.md says, and the moto patches make it
 //! behave like AWS where the doctor's verdicts or fix commands depend on it.
 //! (The doctor's verdicts on the deleted-endpoint worlds belong to the tests
-//! of issue 8 item 4; here they only have to build.) The AWS CLI costs about
-//! a second a call: use it where the CLI itself is the point.
+//! of issue 8 item 4; here they only have to build.) The AWS CLI runs in the
+//! binary's one CLI process (`World::aws`).
 
 use std::net::Ipv4Addr;
 
@@ -13,16 +13,13 @@ use crate::common::{world, Expect, World};
 
 /// `aws ARGS… --output json` against the lab: the parsed answer, or stderr.
 fn aws(w: &World, args: &[&str]) -> Result<Value, String> {
-    let out = w
-        .aws_cli()
-        .args(args)
-        .args(["--output", "json"])
-        .output()
-        .expect("run the AWS CLI of the lab's venv (tests/lab/setup.sh)");
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    let mut words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    words.extend(["--output".to_string(), "json".to_string()]);
+    let out = w.aws(&words);
+    if out.code != 0 {
+        return Err(out.stderr);
     }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = out.stdout;
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }

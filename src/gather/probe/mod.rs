@@ -12,7 +12,7 @@
 //! - [`tcp`]: connect to one address;
 //! - [`mysql`]: read and parse the first packet.
 
-// Some engine entry points serve only the tests (probe_lab runs them alone).
+// Some engine entry points serve only the tests (tests/e2e/probe_engines.rs runs them alone).
 #![allow(dead_code)]
 
 pub mod dns;
