@@ -7,7 +7,8 @@
 //! exists only in these namespaces; each test's lab is torn down when the
 //! test ends.
 //!
-//! One namespace lab per test (built in ~0.4 s); the tests that wait for a
+//! One namespace lab per test (built in ~0.4 s; a test with many runs is
+//! split so that its parts run side by side); the tests that wait for a
 //! deadline use `--timeout 5` (3 for the deadline test itself). Needs root: see `common::netns`.
 
 use std::net::TcpListener;
@@ -83,13 +84,11 @@ fn probes(run: &Run) -> Value {
     run.json()["facts"]["probes"].clone()
 }
 
-#[test]
-fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
-    if !netns_available("probes_from_the_instance") {
-        return;
-    }
-    let w = world("healthy");
-    let lab = lab_for(
+/// The namespace lab of the tests below: both endpoint addresses greet as
+/// TiDB; the VPC resolver (and its base + 2 address) answers them,
+/// 10.0.0.53 says NXDOMAIN, 10.0.0.55 answers a public address.
+fn instance_lab(w: &World) -> NetLab {
+    lab_for(
         w,
         &["tidb", "tidb"],
         &[
@@ -102,7 +101,16 @@ fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
             "--resolver",
             "10.0.0.55:public",
         ],
-    );
+    )
+}
+
+#[test]
+fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
+    if !netns_available("probes_from_the_instance") {
+        return;
+    }
+    let w = world("healthy");
+    let lab = instance_lab(w);
 
     // On the instance, the system resolver (169.254.169.253): all pass.
     let (run, _) = doctor_in(&lab, w, &w.tidbpe_on_instance(), &[]);
@@ -150,9 +158,17 @@ fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
         run.summary("DNS003"),
         "the probes asked --dns-server 10.0.0.2:53"
     );
+}
 
-    // A resolver that answers the public address: DNS002 fails, and the AWS
-    // side being right, it says this machine is not using the VPC resolver.
+/// A resolver that answers the public address: DNS002 fails, and the AWS
+/// side being right, it says this machine is not using the VPC resolver.
+#[test]
+fn a_resolver_answering_the_public_address_fails_dns002() {
+    if !netns_available("a_resolver_answering_the_public_address") {
+        return;
+    }
+    let w = world("healthy");
+    let lab = instance_lab(w);
     let (run, took) = doctor_in(
         &lab,
         w,
@@ -175,8 +191,18 @@ fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
         .summary("NET001")
         .contains(&format!("{PUBLIC_ANSWER}:4000 dropped")));
     assert!(took <= Duration::from_secs(5) + SLACK, "took {took:?}");
+}
 
-    // NXDOMAIN: DNS001 fails, the TCP checks have nothing to connect to.
+/// NXDOMAIN: DNS001 fails, the TCP checks have nothing to connect to; off
+/// the instance the probes run only with --probe; --no-probe and --skip
+/// probe nothing.
+#[test]
+fn nxdomain_and_where_the_probes_run() {
+    if !netns_available("nxdomain_and_where_the_probes_run") {
+        return;
+    }
+    let w = world("healthy");
+    let lab = instance_lab(w);
     let (run, _) = doctor_in(
         &lab,
         w,
@@ -226,11 +252,19 @@ fn probes_from_the_instance_judge_dns_tcp_and_the_greeting() {
     );
     run.expect(Expect::default());
     assert!(probes(&run).is_null(), "{}", run.stdout);
+}
 
-    // No AWS credentials on the instance: the AWS side is unknown, the
-    // probes are still judged (DNS002 could not compare), exit 3. The host
-    // comes from --host then: without it, the service's private DNS name
-    // (issue 13) cannot be read, and the probes say so (below).
+/// No AWS credentials on the instance: the AWS side is unknown, the probes
+/// are still judged (DNS002 could not compare), exit 3. The host comes from
+/// --host then: without it, the service's private DNS name (issue 13)
+/// cannot be read, and the probes say so.
+#[test]
+fn without_credentials_the_probes_are_still_judged() {
+    if !netns_available("without_credentials_the_probes") {
+        return;
+    }
+    let w = world("healthy");
+    let lab = instance_lab(w);
     let mut bare = w.tidbpe_on_instance();
     bare.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
