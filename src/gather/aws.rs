@@ -6,7 +6,11 @@
 //! `unknown`. Loading the AWS configuration lives here too ([`Aws::load`]).
 
 use std::error::Error;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -237,6 +241,72 @@ fn opt(s: Option<&str>) -> Option<String> {
     s.map(str::to_string)
 }
 
+/// The run's credential chain, asked until it first fails, then never
+/// again: every later call gets the same failure at once.
+///
+/// The four clients share one identity cache (the `SdkConfig`'s, one
+/// partition for this one provider), so credentials that load are loaded
+/// once a run. A failure is not cached there: each call loads again, one
+/// after the other (aws-smithy-runtime 1.16.2, src/expiring_cache.rs:72,
+/// `get_or_try_init` behind the cache's lock), so a `credential_process`
+/// or SSO profile that fails after a second ran once per call and held
+/// the run to the deadline. Within one run, credentials that failed do not
+/// come back; a load the cache cut short (its own timeout) failed nothing
+/// here, and is tried again as before.
+#[derive(Debug)]
+struct UntilItFails {
+    chain: SharedCredentialsProvider,
+    failed: OnceLock<CredentialsError>,
+}
+
+impl UntilItFails {
+    async fn credentials(&self) -> aws_credential_types::provider::Result {
+        if let Some(e) = self.failed.get() {
+            return Err(same_failure(e));
+        }
+        let result = self.chain.provide_credentials().await;
+        if let Err(e) = &result {
+            let _ = self.failed.set(same_failure(e));
+        }
+        result
+    }
+}
+
+impl ProvideCredentials for UntilItFails {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.credentials())
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<aws_credential_types::Credentials> {
+        self.chain.fallback_on_interrupt()
+    }
+}
+
+/// A credential error again, of the same kind and saying the same (its
+/// causes kept as one line of text: the SDK's errors cannot be cloned).
+fn same_failure(e: &CredentialsError) -> CredentialsError {
+    let causes = e.source().map(error_chain);
+    match (e, causes) {
+        (CredentialsError::ProviderTimedOut(t), _) => {
+            CredentialsError::provider_timed_out(t.timeout_duration())
+        }
+        (CredentialsError::CredentialsNotLoaded(_), None) => {
+            CredentialsError::not_loaded_no_source()
+        }
+        (CredentialsError::CredentialsNotLoaded(_), Some(c)) => CredentialsError::not_loaded(c),
+        (CredentialsError::InvalidConfiguration(_), c) => {
+            CredentialsError::invalid_configuration(c.unwrap_or_default())
+        }
+        (CredentialsError::ProviderError(_), c) => {
+            CredentialsError::provider_error(c.unwrap_or_default())
+        }
+        (_, c) => CredentialsError::unhandled(c.unwrap_or_else(|| e.to_string())),
+    }
+}
+
 impl Aws {
     pub fn from_conf(conf: &aws_config::SdkConfig, region: &str) -> Self {
         Aws {
@@ -266,7 +336,19 @@ impl Aws {
             loader = loader.profile_name(p);
         }
         match tokio::time::timeout_at(deadline, loader.load()).await {
-            Ok(conf) => Aws::from_conf(&conf, region),
+            Ok(conf) => {
+                let conf = match conf.credentials_provider() {
+                    Some(chain) => conf
+                        .into_builder()
+                        .credentials_provider(SharedCredentialsProvider::new(UntilItFails {
+                            chain,
+                            failed: OnceLock::new(),
+                        }))
+                        .build(),
+                    None => conf,
+                };
+                Aws::from_conf(&conf, region)
+            }
             Err(_) => {
                 let conf = aws_config::SdkConfig::builder()
                     .behavior_version(BehaviorVersion::latest())
