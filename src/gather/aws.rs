@@ -321,7 +321,8 @@ impl Aws {
     /// The run's clients from the standard AWS configuration (environment,
     /// `--profile`, SSO, instance role), within the deadline. Loading that
     /// hangs (a profile's SSO, say) gives default clients instead: every call
-    /// then times out at the deadline, and the report still comes out.
+    /// then times out at the deadline, and the report still comes out. The
+    /// credential chain is asked until it first fails (`UntilItFails`).
     pub async fn load(region: &str, profile: Option<&str>, deadline: Instant) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
@@ -952,4 +953,30 @@ fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Vec<SgRule> {
         }
     }
     rules
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_credential_types::provider::error::CredentialsError;
+
+    use super::{error_chain, same_failure};
+
+    /// A failure given again says what the first said, layer by layer, so
+    /// the report reads the same whichever call met it first.
+    #[test]
+    fn a_failure_given_again_says_the_same() {
+        let chain = CredentialsError::not_loaded(CredentialsError::provider_error(
+            "no credentials found in chain. Attempted: Environment",
+        ));
+        let timed_out = CredentialsError::provider_timed_out(Duration::from_secs(5));
+        let bare = CredentialsError::not_loaded_no_source();
+        let sso = CredentialsError::provider_error("failed to read `/h/.aws/sso/cache/x.json`");
+        for e in [chain, timed_out, bare, sso] {
+            let again = same_failure(&e);
+            assert_eq!(error_chain(&again), error_chain(&e));
+            assert_eq!(std::mem::discriminant(&again), std::mem::discriminant(&e));
+        }
+    }
 }

@@ -8,7 +8,9 @@
 //! - a VPC, endpoint or instance named on the command line that does not
 //!   exist is an input error (exit 2, one line, no report);
 //! - no credentials: AWS001 `unknown`, the chain said once, exit 3; an SSO
-//!   profile without a token says so;
+//!   profile without a token says so; on an instance without a role,
+//!   every call ends at once as `credentials`, never `timeout`; a
+//!   `credential_process` runs once a run, answered or failed;
 //! - `--only` / `--skip` make only the calls the selection needs;
 //! - throttling and 5xx are retried, then `unknown` with "run again"; an
 //!   empty 500 says "HTTP 500"; the human report lists every failed call,
@@ -656,8 +658,9 @@ fn no_credentials_on_an_instance_end_promptly_every_time() {
     }
 }
 
-/// A profile whose `credential_process` appends a line to `count` each time
-/// it runs, then prints `answer` and exits with `code` after `sleep` seconds.
+/// A profile `counted` whose `credential_process` appends a line to
+/// `dir/count` each time it runs, sleeps `sleep` seconds, then answers
+/// credentials (`code` 0) or fails with exit `code`.
 fn credential_process_profile(dir: &std::path::Path, sleep: u32, code: i32) -> std::path::PathBuf {
     let count = dir.join("count");
     let script = dir.join("credentials.sh");
@@ -674,11 +677,8 @@ fn credential_process_profile(dir: &std::path::Path, sleep: u32, code: i32) -> s
         ),
     )
     .expect("write the script");
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("make it executable");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make it executable");
     let config = dir.join("config");
     std::fs::write(
         &config,
@@ -707,12 +707,22 @@ fn runs_of(dir: &std::path::Path) -> usize {
 #[test]
 fn a_credential_process_runs_once_a_run_answered_or_failed() {
     let w = world("healthy");
-    let args = ["--vpc-id", &w.vpc_id, "--profile", "counted", "--timeout", "10"];
+    let args = [
+        "--vpc-id",
+        &w.vpc_id,
+        "--profile",
+        "counted",
+        "--timeout",
+        "10",
+    ];
     let answers = tempfile::tempdir().expect("a directory");
     let mut cmd = w.tidbpe();
     cmd.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", credential_process_profile(answers.path(), 0, 0));
+        .env(
+            "AWS_CONFIG_FILE",
+            credential_process_profile(answers.path(), 0, 0),
+        );
     let run = w.doctor_with(&mut cmd, &args);
     assert_eq!(run.status("AWS001"), "pass", "{}", run.describe());
     assert_eq!(run.status("VPC002"), "pass", "{}", run.describe());
@@ -722,11 +732,18 @@ fn a_credential_process_runs_once_a_run_answered_or_failed() {
     let mut cmd = w.tidbpe();
     cmd.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", credential_process_profile(fails.path(), 1, 1));
+        .env(
+            "AWS_CONFIG_FILE",
+            credential_process_profile(fails.path(), 1, 1),
+        );
     let start = Instant::now();
     let run = w.doctor_with(&mut cmd, &args);
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(5), "{took:?}\n{}", run.describe());
+    assert!(
+        took < Duration::from_secs(5),
+        "{took:?}\n{}",
+        run.describe()
+    );
     assert_eq!(runs_of(fails.path()), 1, "{}", run.describe());
     assert_no_credentials_said_promptly(&run);
 }
