@@ -6,7 +6,11 @@
 //! `unknown`. Loading the AWS configuration lives here too ([`Aws::load`]).
 
 use std::error::Error;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -237,6 +241,72 @@ fn opt(s: Option<&str>) -> Option<String> {
     s.map(str::to_string)
 }
 
+/// The run's credential chain, asked until it first fails, then never
+/// again: every later call gets the same failure at once.
+///
+/// The four clients share one identity cache (the `SdkConfig`'s, one
+/// partition for this one provider), so credentials that load are loaded
+/// once a run. A failure is not cached there: each call loads again, one
+/// after the other (aws-smithy-runtime 1.16.2, src/expiring_cache.rs:72,
+/// `get_or_try_init` behind the cache's lock), so a `credential_process`
+/// or SSO profile that fails after a second ran once per call and held
+/// the run to the deadline. Within one run, credentials that failed do not
+/// come back; a load the cache cut short (its own timeout) failed nothing
+/// here, and is tried again as before.
+#[derive(Debug)]
+struct UntilItFails {
+    chain: SharedCredentialsProvider,
+    failed: OnceLock<CredentialsError>,
+}
+
+impl UntilItFails {
+    async fn credentials(&self) -> aws_credential_types::provider::Result {
+        if let Some(e) = self.failed.get() {
+            return Err(same_failure(e));
+        }
+        let result = self.chain.provide_credentials().await;
+        if let Err(e) = &result {
+            let _ = self.failed.set(same_failure(e));
+        }
+        result
+    }
+}
+
+impl ProvideCredentials for UntilItFails {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.credentials())
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<aws_credential_types::Credentials> {
+        self.chain.fallback_on_interrupt()
+    }
+}
+
+/// A credential error again, of the same kind and saying the same (its
+/// causes kept as one line of text: the SDK's errors cannot be cloned).
+fn same_failure(e: &CredentialsError) -> CredentialsError {
+    let causes = e.source().map(error_chain);
+    match (e, causes) {
+        (CredentialsError::ProviderTimedOut(t), _) => {
+            CredentialsError::provider_timed_out(t.timeout_duration())
+        }
+        (CredentialsError::CredentialsNotLoaded(_), None) => {
+            CredentialsError::not_loaded_no_source()
+        }
+        (CredentialsError::CredentialsNotLoaded(_), Some(c)) => CredentialsError::not_loaded(c),
+        (CredentialsError::InvalidConfiguration(_), c) => {
+            CredentialsError::invalid_configuration(c.unwrap_or_default())
+        }
+        (CredentialsError::ProviderError(_), c) => {
+            CredentialsError::provider_error(c.unwrap_or_default())
+        }
+        (_, c) => CredentialsError::unhandled(c.unwrap_or_else(|| e.to_string())),
+    }
+}
+
 impl Aws {
     pub fn from_conf(conf: &aws_config::SdkConfig, region: &str) -> Self {
         Aws {
@@ -251,7 +321,8 @@ impl Aws {
     /// The run's clients from the standard AWS configuration (environment,
     /// `--profile`, SSO, instance role), within the deadline. Loading that
     /// hangs (a profile's SSO, say) gives default clients instead: every call
-    /// then times out at the deadline, and the report still comes out.
+    /// then times out at the deadline, and the report still comes out. The
+    /// credential chain is asked until it first fails (`UntilItFails`).
     pub async fn load(region: &str, profile: Option<&str>, deadline: Instant) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
@@ -266,7 +337,19 @@ impl Aws {
             loader = loader.profile_name(p);
         }
         match tokio::time::timeout_at(deadline, loader.load()).await {
-            Ok(conf) => Aws::from_conf(&conf, region),
+            Ok(conf) => {
+                let conf = match conf.credentials_provider() {
+                    Some(chain) => conf
+                        .into_builder()
+                        .credentials_provider(SharedCredentialsProvider::new(UntilItFails {
+                            chain,
+                            failed: OnceLock::new(),
+                        }))
+                        .build(),
+                    None => conf,
+                };
+                Aws::from_conf(&conf, region)
+            }
             Err(_) => {
                 let conf = aws_config::SdkConfig::builder()
                     .behavior_version(BehaviorVersion::latest())
@@ -870,4 +953,30 @@ fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Vec<SgRule> {
         }
     }
     rules
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_credential_types::provider::error::CredentialsError;
+
+    use super::{error_chain, same_failure};
+
+    /// A failure given again says what the first said, layer by layer, so
+    /// the report reads the same whichever call met it first.
+    #[test]
+    fn a_failure_given_again_says_the_same() {
+        let chain = CredentialsError::not_loaded(CredentialsError::provider_error(
+            "no credentials found in chain. Attempted: Environment",
+        ));
+        let timed_out = CredentialsError::provider_timed_out(Duration::from_secs(5));
+        let bare = CredentialsError::not_loaded_no_source();
+        let sso = CredentialsError::provider_error("failed to read `/h/.aws/sso/cache/x.json`");
+        for e in [chain, timed_out, bare, sso] {
+            let again = same_failure(&e);
+            assert_eq!(error_chain(&again), error_chain(&e));
+            assert_eq!(std::mem::discriminant(&again), std::mem::discriminant(&e));
+        }
+    }
 }

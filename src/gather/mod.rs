@@ -188,18 +188,29 @@ pub async fn gather(
             }
             None => {
                 let client_fut = client(&b, aws, &inputs, this_instance.clone());
-                tokio::pin!(listing, client_fut);
-                let (client, found) = tokio::select! {
-                    client = &mut client_fut => {
-                        let names_vpc = matches!(&client, Some(Ok(Client { vpc_id: Some(_), .. })));
-                        let found = if names_vpc && inputs.endpoint_id.is_none() {
-                            None
-                        } else {
-                            listing.await
-                        };
-                        (client, found)
+                // A block of its own: a listing not waited for is dropped
+                // here, not left alive and unpolled for the rest of the run.
+                // Half-polled, its call may hold a place in the SDK's one
+                // identity cache (a tokio `OnceCell` behind a `RwLock`,
+                // aws-smithy-runtime 1.16.2 src/expiring_cache.rs:72 and :91),
+                // whose semaphore hands a released permit to the next waiter
+                // in line whether it is polled or not: while credentials keep
+                // failing to load, every later call then waited for the
+                // deadline instead of failing as `credentials`.
+                let (client, found) = {
+                    tokio::pin!(listing, client_fut);
+                    tokio::select! {
+                        client = &mut client_fut => {
+                            let names_vpc = matches!(&client, Some(Ok(Client { vpc_id: Some(_), .. })));
+                            let found = if names_vpc && inputs.endpoint_id.is_none() {
+                                None
+                            } else {
+                                listing.await
+                            };
+                            (client, found)
+                        }
+                        found = &mut listing => (client_fut.await, found),
                     }
-                    found = &mut listing => (client_fut.await, found),
                 };
                 let chosen = choose_vpc(&inputs, client.as_ref(), found.as_ref())?;
                 // The region's endpoints for the service, when listed, already

@@ -8,7 +8,9 @@
 //! - a VPC, endpoint or instance named on the command line that does not
 //!   exist is an input error (exit 2, one line, no report);
 //! - no credentials: AWS001 `unknown`, the chain said once, exit 3; an SSO
-//!   profile without a token says so;
+//!   profile without a token says so; on an instance without a role,
+//!   every call ends at once as `credentials`, never `timeout`; a
+//!   `credential_process` runs once a run, answered or failed;
 //! - `--only` / `--skip` make only the calls the selection needs;
 //! - throttling and 5xx are retried, then `unknown` with "run again"; an
 //!   empty 500 says "HTTP 500"; the human report lists every failed call,
@@ -598,4 +600,150 @@ fn no_message_asks_for_the_instance_id_that_was_passed() {
         assert!(!text.contains("pass --instance-id"), "{text}");
         assert!(!text.contains("or --instance-id"), "{text}");
     }
+}
+
+// ------------------------------------------------- 9. credentials, promptly
+
+/// Every finding's error is of kind `credentials`, none a `timeout`; AWS001
+/// is unknown naming the chain, the others point to it; exit 3.
+fn assert_no_credentials_said_promptly(run: &Run) {
+    assert_eq!(run.code, 3, "{}", run.describe());
+    assert_eq!(run.status("AWS001"), "unknown", "{}", run.describe());
+    let message = run.finding("AWS001")["evidence"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("credential"), "{message}");
+    let report = run.json();
+    for f in report["findings"].as_array().into_iter().flatten() {
+        let error = &f["evidence"]["error"];
+        if !error.is_null() {
+            assert_eq!(error["kind"], "credentials", "{f}\n{}", run.describe());
+        }
+        if f["status"] == "unknown" && f["id"] != "AWS001" {
+            let summary = f["summary"].as_str().unwrap_or_default();
+            assert!(summary.contains("see AWS001"), "{f}");
+        }
+    }
+    assert!(
+        !run.stdout.contains("before the deadline"),
+        "{}",
+        run.describe()
+    );
+}
+
+/// On an instance without a role (its IMDS answers 404 for the role) and no
+/// other credentials, every call fails as `credentials` and the run ends at
+/// once, every time (was: about 3 runs in 4 waited for the deadline, the
+/// calls started after IMDS had named the VPC ending as `timeout`, "check
+/// the network path"). A race, hence several runs: bounded, 5 at most.
+#[test]
+fn no_credentials_on_an_instance_end_promptly_every_time() {
+    let w = world("healthy");
+    for attempt in 1..=5 {
+        let mut cmd = w.tidbpe_on_instance();
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        let start = Instant::now();
+        let run = w.doctor_with(&mut cmd, &["--no-probe", "--timeout", "10"]);
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(5),
+            "run {attempt} took {took:?}\n{}",
+            run.describe()
+        );
+        assert_no_credentials_said_promptly(&run);
+        // IMDS named the VPC: its checks are judged (unknown), not skipped.
+        assert_eq!(run.status("VPC001"), "unknown", "{}", run.describe());
+    }
+}
+
+/// A profile `counted` whose `credential_process` appends a line to
+/// `dir/count` each time it runs, sleeps `sleep` seconds, then answers
+/// credentials (`code` 0) or fails with exit `code`.
+fn credential_process_profile(dir: &std::path::Path, sleep: u32, code: i32) -> std::path::PathBuf {
+    let count = dir.join("count");
+    let script = dir.join("credentials.sh");
+    let answer = if code == 0 {
+        r#"{"Version": 1, "AccessKeyId": "testing", "SecretAccessKey": "testing"}"#
+    } else {
+        "no such role"
+    };
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho ran >> '{}'\nsleep {sleep}\necho '{answer}'\nexit {code}\n",
+            count.display()
+        ),
+    )
+    .expect("write the script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make it executable");
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile counted]\ncredential_process = {}\nregion = us-east-1\n",
+            script.display()
+        ),
+    )
+    .expect("write the config");
+    config
+}
+
+/// How many times the profile's `credential_process` ran.
+fn runs_of(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("count"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// A `credential_process` runs once a run, for the four SDK clients (EC2,
+/// STS, Route 53, Route 53 Resolver share one identity cache), whether it
+/// answers or fails; one that fails slowly is not run again for every
+/// call, one after the other, until the deadline (was: 20 runs of a
+/// 1-second failure, 7 calls ending as `timeout` at a 10-second deadline).
+#[test]
+fn a_credential_process_runs_once_a_run_answered_or_failed() {
+    let w = world("healthy");
+    let args = [
+        "--vpc-id",
+        &w.vpc_id,
+        "--profile",
+        "counted",
+        "--timeout",
+        "10",
+    ];
+    let answers = tempfile::tempdir().expect("a directory");
+    let mut cmd = w.tidbpe();
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONFIG_FILE",
+            credential_process_profile(answers.path(), 0, 0),
+        );
+    let run = w.doctor_with(&mut cmd, &args);
+    assert_eq!(run.status("AWS001"), "pass", "{}", run.describe());
+    assert_eq!(run.status("VPC002"), "pass", "{}", run.describe());
+    assert_eq!(runs_of(answers.path()), 1, "{}", run.describe());
+
+    let fails = tempfile::tempdir().expect("a directory");
+    let mut cmd = w.tidbpe();
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONFIG_FILE",
+            credential_process_profile(fails.path(), 1, 1),
+        );
+    let start = Instant::now();
+    let run = w.doctor_with(&mut cmd, &args);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "{took:?}\n{}",
+        run.describe()
+    );
+    assert_eq!(runs_of(fails.path()), 1, "{}", run.describe());
+    assert_no_credentials_said_promptly(&run);
 }
