@@ -34,14 +34,16 @@ pub async fn discover() -> Option<Client> {
         }
     };
     let meta = |leaf: &str| get(format!("/latest/meta-data/{leaf}"));
-    // The first call fetches the token; a machine without IMDS stops here.
-    let instance_id = meta("instance-id").await?;
-    let (mac, az, az_id, ip) = tokio::join!(
+    // One token for all (the client fetches it once), then every read that
+    // needs nothing else at once; a machine without IMDS stops here.
+    let (instance_id, mac, az, az_id, ip) = tokio::join!(
+        meta("instance-id"),
         meta("mac"),
         meta("placement/availability-zone"),
         meta("placement/availability-zone-id"),
         meta("local-ipv4"),
     );
+    let instance_id = instance_id?;
     let (vpc_id, subnet_id, groups) = match &mac {
         Some(mac) => {
             let interface = |leaf: &str| meta(&format!("network/interfaces/macs/{mac}/{leaf}"));

@@ -114,6 +114,10 @@ impl FaultProxy {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
+                // An answer goes out in two writes (head, body): without
+                // this, Nagle's algorithm can hold the body for the client's
+                // delayed ACK (~40 ms).
+                let _ = conn.set_nodelay(true);
                 let st = Arc::clone(&st);
                 std::thread::spawn(move || serve(&st, conn));
             }
