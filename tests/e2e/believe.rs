@@ -715,29 +715,26 @@ fn a_credential_process_runs_once_a_run_answered_or_failed() {
         "--timeout",
         "10",
     ];
+    // `tidbpe` whose only credentials come from the counted process.
+    let counted = |dir: &std::path::Path, delay: u32, fail: i32| {
+        let mut cmd = w.tidbpe();
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env(
+                "AWS_CONFIG_FILE",
+                credential_process_profile(dir, delay, fail),
+            );
+        cmd
+    };
     let answers = tempfile::tempdir().expect("a directory");
-    let mut cmd = w.tidbpe();
-    cmd.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env(
-            "AWS_CONFIG_FILE",
-            credential_process_profile(answers.path(), 0, 0),
-        );
-    let run = w.doctor_with(&mut cmd, &args);
+    let run = w.doctor_with(&mut counted(answers.path(), 0, 0), &args);
     assert_eq!(run.status("AWS001"), "pass", "{}", run.describe());
     assert_eq!(run.status("VPC002"), "pass", "{}", run.describe());
     assert_eq!(runs_of(answers.path()), 1, "{}", run.describe());
 
     let fails = tempfile::tempdir().expect("a directory");
-    let mut cmd = w.tidbpe();
-    cmd.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env(
-            "AWS_CONFIG_FILE",
-            credential_process_profile(fails.path(), 1, 1),
-        );
     let start = Instant::now();
-    let run = w.doctor_with(&mut cmd, &args);
+    let run = w.doctor_with(&mut counted(fails.path(), 1, 1), &args);
     let took = start.elapsed();
     assert!(
         took < Duration::from_secs(5),
