@@ -136,7 +136,7 @@ impl Vantage {
                 vpc_id,
             } => format!("not running inside {vpc_id}: this instance is in {instance_vpc_id}"),
             VantageReason::NotAnInstance { vpc_id, detail } => format!(
-                "not running inside {}: not an EC2 instance ({detail})",
+                "not running inside {}: {detail}",
                 vpc_id.as_deref().unwrap_or("the VPC under test")
             ),
         }

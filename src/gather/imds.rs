@@ -20,7 +20,9 @@ pub async fn discover() -> Option<Client> {
     let client = imds::Client::builder()
         .max_attempts(1)
         .connect_timeout(Duration::from_millis(250))
-        .read_timeout(Duration::from_millis(600))
+        // Off EC2 the connection fails (the connect timeout bounds that);
+        // once connected, a busy instance may take a while to answer.
+        .read_timeout(Duration::from_millis(1000))
         .build();
     let get = |path: String| {
         let client = client.clone();

@@ -316,7 +316,7 @@ struct VpcRound {
 /// This machine as IMDS describes it; `None` off EC2. IMDS is local: a
 /// tight bound of its own, inside the deadline.
 async fn this_instance(deadline: Instant) -> Option<Client> {
-    let bound = Instant::now() + Duration::from_millis(1000);
+    let bound = Instant::now() + Duration::from_millis(2000);
     tokio::time::timeout_at(bound.min(deadline), imds::discover())
         .await
         .ok()

@@ -71,8 +71,10 @@ pub async fn run(
                     Some(Client {
                         vpc_id: Some(vpc), ..
                     }) => Ok(vpc.as_str()),
-                    Some(_) => Err("the instance metadata named no VPC"),
-                    None => Err("no instance metadata answered"),
+                    // An instance whose metadata did not name its VPC (in
+                    // time) is still an instance: say so, not "not EC2".
+                    Some(_) => Err("this instance's metadata did not name its VPC in time"),
+                    None => Err("not an EC2 instance (no instance metadata answered)"),
                 };
                 Vantage::decide(None, mine, target)
             }

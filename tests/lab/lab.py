@@ -100,6 +100,7 @@ def apply_speed_patches():
     # the picker, the object's class, the key and the member's shape (and its
     # parent): worked out once each instead of for every member of every item.
     keys_of = {}
+    transforms_of = {}
 
     def pick(self, context):
         obj, shape = context.obj, context.shape
@@ -116,14 +117,34 @@ def apply_speed_patches():
         else:
             value = None
         if self.response_transformers:
-            key_path = f"{context.key_path}.{context.key}"
-            for transform_path, transform in self.response_transformers.items():
-                if key_path.endswith(transform_path):
-                    value = transform(value)
-                    break
+            # The transform of a member path: looked up once per path.
+            tk = (id(self.response_transformers), context.key_path, context.key)
+            found = transforms_of.get(tk)
+            if found is None:
+                key_path = f"{context.key_path}.{context.key}"
+                found = transforms_of[tk] = (next(
+                    (t for p, t in self.response_transformers.items() if key_path.endswith(p)), False),
+                    self.response_transformers)
+            if found[0]:
+                value = found[0](value)
         return value
 
     serialize.AttributePicker.__call__ = pick
+
+    # (e) xmltodict checks every element name of every answer character by
+    # character; the names are the API model's few hundred: check each once.
+    import xmltodict
+
+    valid_names = set()
+    check_name = xmltodict._validate_name
+
+    def validate_name(value, kind):
+        if (value, kind) not in valid_names:
+            check_name(value, kind)
+            if isinstance(value, str):
+                valid_names.add((value, kind))
+
+    xmltodict._validate_name = validate_name
 
 
 def apply_moto_patches():

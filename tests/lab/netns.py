@@ -262,6 +262,10 @@ def forward(listen_sock, port):
         except OSError:
             conn.close()
             return
+        # Relayed as it comes: Nagle would hold a small second write for
+        # the peer's delayed ACK (~40 ms a kept-alive IMDS answer).
+        for s in (conn, up):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=pump, args=(conn, up), daemon=True).start()
         pump(up, conn)
     serve_tcp(listen_sock, handle)
