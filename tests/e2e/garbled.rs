@@ -231,3 +231,69 @@ fn a_garbled_instance_metadata_leaf_is_dropped_not_the_run() {
     }
     assert_valid_report(&run.stdout);
 }
+
+/// `--instance-id` answered with a VPC ID of the wrong form: the VPC under
+/// test is not found (its checks `unknown`, naming DescribeInstances, as
+/// when that call fails), nothing of that ID is judged, and what needs no
+/// VPC still is.
+#[test]
+fn an_instance_answered_in_a_vpc_of_the_wrong_form_finds_no_vpc() {
+    let w = world("healthy");
+    let proxy = FaultProxy::for_lab();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+         <requestId>6a3f9b6e-0d3c-4a6b-9c1e-lab000000200</requestId><reservationSet><item>\
+         <reservationId>r-0123456789abcdef0</reservationId><ownerId>123456789012</ownerId>\
+         <instancesSet><item><instanceId>{id}</instanceId>\
+         <placement><availabilityZone>us-east-1b</availabilityZone></placement>\
+         <subnetId>{subnet}</subnetId><vpcId>{vpc};touch /tmp/x</vpcId>\
+         <privateIpAddress>{ip}</privateIpAddress>\
+         <groupSet><item><groupId>{sg}</groupId><groupName>client-sg</groupName></item></groupSet>\
+         </item></instancesSet></item></reservationSet></DescribeInstancesResponse>",
+        id = w.instance_id,
+        subnet = w.subnets.client,
+        vpc = w.vpc_id,
+        ip = w.client_ip,
+        sg = w.groups.client,
+    );
+    proxy.fail("DescribeInstances", 200, &body);
+    let mut cmd = w.tidbpe();
+    cmd.env("AWS_ENDPOINT_URL", proxy.url());
+    let run = w.doctor_with(&mut cmd, &["--instance-id", &w.instance_id]);
+    assert_eq!(run.code, 3, "{}", run.describe());
+    let report = run.json();
+    let error = &report["facts"]["vpc_choice_error"];
+    assert_eq!(error["action"], "ec2:DescribeInstances", "{error}");
+    assert_eq!(error["kind"], "api", "{error}");
+    assert!(report["facts"]["vpc_choice"].is_null(), "{report}");
+    let vpc001 = run.summary("VPC001");
+    assert!(
+        vpc001.starts_with("could not find the VPC to inspect: ec2:DescribeInstances failed: answered a value of the wrong form")
+            && vpc001.ends_with("pass --vpc-id to name it"),
+        "{vpc001}"
+    );
+    for id in ["INP001", "AWS001", "SVC001", "SVC002"] {
+        assert_eq!(run.status(id), "pass", "{id}\n{}", run.describe());
+    }
+    assert!(!run.stdout.contains("touch"), "{}", run.stdout);
+    for c in commands(&report) {
+        assert!(!c.contains(';'), "{c}");
+    }
+    // What was asked of that ID (gathering runs before the forms are
+    // checked) is not kept: nothing of it is judged.
+    for fact in [
+        "vpc",
+        "subnets",
+        "security_groups",
+        "endpoints",
+        "network_acls",
+    ] {
+        assert!(
+            report["facts"][fact].is_null(),
+            "{fact}: {}",
+            report["facts"][fact]
+        );
+    }
+    assert_valid_report(&run.stdout);
+}
