@@ -305,10 +305,15 @@ fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
 /// values, whoever gave them (a spoofed metadata service, a proxy in front
 /// of the API) — an instance whose VPC ID reads `vpc-…;touch x` must not
 /// become `aws ec2 create-vpc-endpoint --vpc-id vpc-…;touch x`.
+///
+/// A fact of the wrong form is not the user's bad input: it becomes an
+/// error of the call that answered it (its checks `unknown`, the rest
+/// judged; `validate::gathered`). Only what is not one call's fact (the
+/// probes, the inputs) still ends the run here.
 fn validated(facts: tidbpe_checks::Facts) -> Result<tidbpe_checks::Facts, Failure> {
-    tidbpe_checks::validate::facts(facts, "facts").map_err(|invalid| {
+    tidbpe_checks::validate::gathered(facts, "facts").map_err(|invalid| {
         Failure::Usage(format!(
-            "AWS, the instance metadata or a probe answered a value of the wrong form, which no fix may be built from: {invalid}"
+            "the probes or the inputs hold a value of the wrong form, which no fix may be built from: {invalid}"
         ))
     })
 }

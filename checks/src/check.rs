@@ -155,6 +155,12 @@ impl Outcome {
                 text: "AWS is throttling or failing these calls (they were retried until the deadline): run the doctor again in a minute.".to_string(),
                 commands: vec![],
             },
+            // Not AWS's error: a value the doctor would not build on
+            // (`validate::gathered`).
+            FactErrorKind::Api if err.message.starts_with(crate::validate::WRONG_FORM) => Fix {
+                text: "The call answered a value that is not of its form, as AWS never gives it (garbled by a proxy, a spoofed instance metadata service, another server behind AWS_ENDPOINT_URL); nothing was built from it. Check what answers for AWS and the instance metadata on this machine, then run the doctor again.".to_string(),
+                commands: vec![],
+            },
             FactErrorKind::Api => Fix {
                 text: "AWS answered with the error above; correct what it names (an ID that does not exist, a wrong region), then run the doctor again.".to_string(),
                 commands: vec![],

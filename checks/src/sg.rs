@@ -77,8 +77,11 @@ fn endpoint_sg_ingress(facts: &Facts) -> Judged {
                 Some(g) => SgPeerArg::Group(g),
                 None => SgPeerArg::from(ip),
             };
-            // --client-ip names an address, not its security groups.
-            (decision, who, source, c.source.knows_groups())
+            // --client-ip names an address, not its security groups; an
+            // instance has at least one, so none means they were not read
+            // (the instance metadata did not answer them in their form).
+            let groups_known = c.source.knows_groups() && !c.security_group_ids.is_empty();
+            (decision, who, source, groups_known)
         }
         None => {
             let nets = &fact(&facts.vpc, NO_VPC)?.cidr_blocks;
@@ -450,6 +453,15 @@ pub(crate) mod tests {
         );
         // Its fix names the address, not a group.
         assert!(finding.fix.unwrap().commands[0].contains("--cidr 10.0.10.4/32 "));
+
+        // An instance whose groups were not read (IMDS answered them in no
+        // form the doctor accepts) is no better known.
+        let mut f = healthy();
+        crate::testing::client_mut(&mut f)
+            .security_group_ids
+            .clear();
+        let finding = run(&ENDPOINT_SG_INGRESS, &f);
+        assert_eq!(finding.status, Status::Warn, "{}", finding.summary);
     }
 
     /// A client address outside the VPC's CIDRs is a warning that names

@@ -17,22 +17,31 @@
 //!
 //! Every list is bounded (`most`): checks look the items of one list up in
 //! another, so a report's lists must stay near the sizes AWS allows for
-//! judging to stay fast. The doctor holds what it gathered live to the same
-//! forms before judging it.
+//! judging to stay fast.
+//!
+//! The doctor holds what it gathered live to the same forms before judging
+//! it ([`gathered`]), but there a value of the wrong form is no reason to
+//! refuse the whole run: it came from AWS, a proxy in front of it or the
+//! instance metadata, not from the user. The fact that holds it becomes an
+//! error naming its call (`unknown` for the checks that need it, like any
+//! fact that could not be gathered), and the rest is judged. A replayed
+//! report is refused whole ([`facts`]): it is one document from one author.
 
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::check::Need;
 use crate::facts::{
-    Client, Cluster, DhcpOptions, DnsRecord, Endpoint, EndpointService, Fact, FactError, Facts,
-    HostedZone, Identity, Inputs, NetworkAcl, NetworkInterface, PrefixList, ResolverRule,
-    SecurityGroup, SgPeer, SgRule, Subnet, Vpc, VpcChoice, Zone, ZoneRecords, ZoneVpcs,
+    Client, ClientSource, Cluster, DhcpOptions, DnsRecord, Endpoint, EndpointService, Fact,
+    FactError, FactErrorKind, Facts, HostedZone, Identity, Inputs, NetworkAcl, NetworkInterface,
+    PrefixList, ResolverRule, SecurityGroup, SgPeer, SgRule, Subnet, Vpc, VpcChoice, VpcSource,
+    Zone, ZoneRecords, ZoneVpcs,
 };
 use crate::names::{
     is_any_service_name, is_aws_token, is_az_id, is_check_id, is_client_address, is_hosted_zone_id,
     is_hostname, is_port, is_region, is_resource_id, region_of_service_name,
 };
-use crate::probe_facts::{DnsAnswer, FileContent, FileFact, ProbeFacts};
+use crate::probe_facts::{DnsAnswer, FileContent, FileFact, ProbeFacts, VantageReason};
 use crate::text::printable;
 
 /// The longest free-text string a replayed report may hold, in bytes. The
@@ -59,14 +68,71 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
+/// How the message of a fact replaced by [`gathered`] begins (the fix of
+/// such an `unknown` finding is told by it).
+pub const WRONG_FORM: &str = "answered a value of the wrong form";
+
 /// Check every value of `facts` (read from a report, at JSON path `root`,
 /// usually `facts`) and return them with their free text made printable.
 pub fn facts(mut facts: Facts, root: &str) -> Result<Facts, Invalid> {
     let mut w = Walk {
         path: root.to_string(),
+        lenient: false,
     };
     w.facts(&mut facts)?;
     Ok(facts)
+}
+
+/// Check what the doctor gathered live (at JSON path `root`) as [`facts`]
+/// checks a report, with one difference: a fact (`identity`, `service`,
+/// `security_groups`, …) that holds a value of the wrong form is replaced
+/// by an [`FactErrorKind::Api`] error of the call that answered it ("…
+/// answered a value of the wrong form: <path>: <problem>"), so only the
+/// checks that need it are `unknown`. So is the VPC choice, when the call
+/// that named the VPC answered an ID of the wrong form: it becomes
+/// `vpc_choice_error`, and what was gathered for that VPC is dropped, as
+/// when no VPC is found. The inputs (the user's, checked already) and the
+/// probes (not facts of one call) are still refused whole.
+pub fn gathered(mut facts: Facts, root: &str) -> Result<Facts, Invalid> {
+    let mut w = Walk {
+        path: root.to_string(),
+        lenient: true,
+    };
+    w.facts(&mut facts)?;
+    Ok(facts)
+}
+
+/// The error that stands for a fact of the wrong form, named by `action`
+/// (an IAM action, or a source's short name). The message names the path
+/// and the expected form, never the value.
+fn wrong_form(action: &str, invalid: &Invalid) -> FactError {
+    FactError::new(
+        FactErrorKind::Api,
+        action,
+        format!("{WRONG_FORM}: {invalid}"),
+    )
+}
+
+/// The call whose answer filled the client: `--instance-id`'s
+/// DescribeInstances; otherwise (this instance, `--client-ip`) what
+/// completed it, DescribeSubnets: the instance metadata's leaves are held
+/// to their forms where they are read (`src/gather/imds.rs`), and
+/// `--client-ip` is the user's, checked on the command line.
+fn client_action(client: &Option<Fact<Client>>) -> &'static str {
+    match client {
+        Some(Ok(c)) if c.source == ClientSource::InstanceId => Need::Instance.action(),
+        _ => Need::Subnets.action(),
+    }
+}
+
+/// The call that named the VPC under test.
+fn choice_action(source: VpcSource) -> &'static str {
+    match source {
+        VpcSource::Flag => Need::Vpc.action(),
+        VpcSource::Imds => "imds",
+        VpcSource::Instance => Need::Instance.action(),
+        VpcSource::Endpoint | VpcSource::UniqueEndpoint => Need::Endpoints.action(),
+    }
 }
 
 /// Check the inputs of a request (at JSON path `root`) as the command line
@@ -74,6 +140,7 @@ pub fn facts(mut facts: Facts, root: &str) -> Result<Facts, Invalid> {
 pub fn inputs(inputs: &mut Inputs, root: &str) -> Result<(), Invalid> {
     Walk {
         path: root.to_string(),
+        lenient: false,
     }
     .inputs(inputs)
 }
@@ -130,10 +197,48 @@ fn is_source_name(value: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// The VPC under test was named by a call that answered an ID of the
+/// wrong form: no VPC was found (`error` says why, and the checks that need
+/// the VPC are `unknown` naming that call), so nothing gathered for that ID
+/// is kept, as when gathering finds no VPC. Probes seen from another VPC
+/// than that ID were dropped already; the vantage no longer names it.
+fn drop_the_vpc(f: &mut Facts, error: FactError) {
+    let bad = f.vpc_choice.take().map(|c| c.vpc_id);
+    f.vpc_choice_error = Some(error);
+    f.vpc = None;
+    f.dns_support = None;
+    f.dns_hostnames = None;
+    f.dhcp_options = None;
+    f.hosted_zones = None;
+    f.hosted_zone_vpcs = None;
+    f.hosted_zone_records = None;
+    f.endpoints = None;
+    f.subnets = None;
+    f.endpoint_interfaces = None;
+    f.security_groups = None;
+    f.prefix_lists = None;
+    f.network_acls = None;
+    f.resolver_rules = None;
+    if let Some(p) = &mut f.probes {
+        match &mut p.vantage.reason {
+            VantageReason::NotAnInstance { vpc_id, .. } if *vpc_id == bad => *vpc_id = None,
+            // This instance is in another VPC than the one of the wrong
+            // form: nothing was probed, and there is no VPC to name.
+            VantageReason::OtherVpc { vpc_id, .. } if Some(&*vpc_id) == bad.as_ref() => {
+                f.probes = None;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A depth-first walk that knows the JSON path of where it is. The path is
 /// a `String` grown and shrunk in place: no allocation per value.
 struct Walk {
     path: String,
+    /// Live facts ([`gathered`]): a fact of the wrong form is replaced by
+    /// an error instead of ending the walk.
+    lenient: bool,
 }
 
 impl Walk {
@@ -249,16 +354,26 @@ impl Walk {
     }
 
     /// A gathered fact: `Ok` checked by `ok`, `Err` a [`FactError`].
+    /// `action`: the call that answered it, which a lenient walk names
+    /// when it replaces a fact of the wrong form.
     fn fact<T>(
         &mut self,
         segment: &str,
+        action: &str,
         fact: &mut Option<Fact<T>>,
         ok: impl FnOnce(&mut Self, &mut T) -> Result<(), Invalid>,
     ) -> Result<(), Invalid> {
-        match fact {
+        let checked = match fact {
             None => Ok(()),
             Some(Ok(value)) => self.at(segment, |w| w.at(".Ok", |w| ok(w, value))),
             Some(Err(err)) => self.at(segment, |w| w.at(".Err", |w| w.fact_error(err))),
+        };
+        match checked {
+            Err(invalid) if self.lenient => {
+                *fact = Some(Err(wrong_form(action, &invalid)));
+                Ok(())
+            }
+            checked => checked,
         }
     }
 
@@ -299,69 +414,138 @@ impl Walk {
 
     fn facts(&mut self, f: &mut Facts) -> Result<(), Invalid> {
         self.at(".inputs", |w| w.inputs(&mut f.inputs))?;
-        self.fact(".identity", &mut f.identity, Self::identity)?;
-        self.fact(".service", &mut f.service, |w, s| match s {
-            Some(s) => w.service(s),
-            None => Ok(()),
-        })?;
-        self.fact(".zones", &mut f.zones, |w, zs| {
+        self.fact(
+            ".identity",
+            Need::Identity.action(),
+            &mut f.identity,
+            Self::identity,
+        )?;
+        self.fact(
+            ".service",
+            Need::Service.action(),
+            &mut f.service,
+            |w, s| match s {
+                Some(s) => w.service(s),
+                None => Ok(()),
+            },
+        )?;
+        self.fact(".zones", Need::Zones.action(), &mut f.zones, |w, zs| {
             w.list(zs, most::ZONES, Self::zone)
         })?;
         if let Some(choice) = &mut f.vpc_choice {
-            self.at(".vpc_choice", |w| w.vpc_choice(choice))?;
+            let checked = self.at(".vpc_choice", |w| w.vpc_choice(choice));
+            match checked {
+                // `--vpc-id` was checked on the command line: only a call
+                // can have named a VPC of the wrong form.
+                Err(invalid) if self.lenient && choice.source != VpcSource::Flag => {
+                    let error = wrong_form(choice_action(choice.source), &invalid);
+                    drop_the_vpc(f, error);
+                }
+                checked => checked?,
+            }
         }
-        self.fact(".client", &mut f.client, Self::client)?;
-        self.fact(".vpc", &mut f.vpc, Self::vpc)?;
-        self.fact(".dns_support", &mut f.dns_support, |_, _| Ok(()))?;
-        self.fact(".dns_hostnames", &mut f.dns_hostnames, |_, _| Ok(()))?;
-        self.fact(".dhcp_options", &mut f.dhcp_options, |w, d| match d {
-            Some(d) => w.dhcp_options(d),
-            None => Ok(()),
-        })?;
-        self.fact(".hosted_zones", &mut f.hosted_zones, |w, zs| {
-            w.list(zs, most::OTHER, Self::hosted_zone)
-        })?;
-        self.fact(".hosted_zone_vpcs", &mut f.hosted_zone_vpcs, |w, zs| {
-            w.list(zs, most::OTHER, Self::zone_vpcs)
-        })?;
+        if let Some(err) = &mut f.vpc_choice_error {
+            self.at(".vpc_choice_error", |w| w.fact_error(err))?;
+        }
+        let client_action = client_action(&f.client);
+        self.fact(".client", client_action, &mut f.client, Self::client)?;
+        self.fact(".vpc", Need::Vpc.action(), &mut f.vpc, Self::vpc)?;
+        let attributes = Need::VpcAttributes.action();
+        self.fact(
+            ".dns_support",
+            attributes,
+            &mut f.dns_support,
+            |_, _| Ok(()),
+        )?;
+        self.fact(
+            ".dns_hostnames",
+            attributes,
+            &mut f.dns_hostnames,
+            |_, _| Ok(()),
+        )?;
+        self.fact(
+            ".dhcp_options",
+            Need::DhcpOptions.action(),
+            &mut f.dhcp_options,
+            |w, d| match d {
+                Some(d) => w.dhcp_options(d),
+                None => Ok(()),
+            },
+        )?;
+        self.fact(
+            ".hosted_zones",
+            Need::HostedZones.action(),
+            &mut f.hosted_zones,
+            |w, zs| w.list(zs, most::OTHER, Self::hosted_zone),
+        )?;
+        self.fact(
+            ".hosted_zone_vpcs",
+            Need::HostedZoneVpcs.action(),
+            &mut f.hosted_zone_vpcs,
+            |w, zs| w.list(zs, most::OTHER, Self::zone_vpcs),
+        )?;
         self.fact(
             ".hosted_zone_records",
+            Need::HostedZoneRecords.action(),
             &mut f.hosted_zone_records,
             |w, zs| w.list(zs, most::OTHER, Self::zone_records),
         )?;
-        self.fact(".endpoints", &mut f.endpoints, |w, es| {
-            w.list(es, most::OTHER, Self::endpoint)
-        })?;
-        self.fact(".subnets", &mut f.subnets, |w, ss| {
-            w.list(ss, most::SUBNETS, Self::subnet)
-        })?;
+        self.fact(
+            ".endpoints",
+            Need::Endpoints.action(),
+            &mut f.endpoints,
+            |w, es| w.list(es, most::OTHER, Self::endpoint),
+        )?;
+        self.fact(
+            ".subnets",
+            Need::Subnets.action(),
+            &mut f.subnets,
+            |w, ss| w.list(ss, most::SUBNETS, Self::subnet),
+        )?;
         self.fact(
             ".endpoint_interfaces",
+            Need::NetworkInterfaces.action(),
             &mut f.endpoint_interfaces,
             |w, ns| w.list(ns, most::OTHER, Self::interface),
         )?;
-        self.fact(".security_groups", &mut f.security_groups, |w, gs| {
-            w.list(gs, most::OTHER, Self::security_group)
-        })?;
-        self.fact(".prefix_lists", &mut f.prefix_lists, |w, ps| {
-            w.list(ps, most::OTHER, Self::prefix_list)
-        })?;
-        self.fact(".network_acls", &mut f.network_acls, |w, acls| {
-            w.list(acls, most::OTHER, Self::network_acl)?;
-            // A subnet is associated with one network ACL: all of them
-            // together govern at most as many subnets as a VPC holds.
-            let associations: usize = acls.iter().map(|a| a.subnet_ids.len()).sum();
-            if associations > most::SUBNETS {
-                return Err(w.invalid(format!(
-                    "{associations} subnet associations in all; at most {} are accepted",
-                    most::SUBNETS
-                )));
-            }
-            Ok(())
-        })?;
-        self.fact(".resolver_rules", &mut f.resolver_rules, |w, rs| {
-            w.list(rs, most::OTHER, Self::resolver_rule)
-        })?;
+        self.fact(
+            ".security_groups",
+            Need::SecurityGroups.action(),
+            &mut f.security_groups,
+            |w, gs| w.list(gs, most::OTHER, Self::security_group),
+        )?;
+        self.fact(
+            ".prefix_lists",
+            Need::PrefixLists.action(),
+            &mut f.prefix_lists,
+            |w, ps| w.list(ps, most::OTHER, Self::prefix_list),
+        )?;
+        self.fact(
+            ".network_acls",
+            Need::NetworkAcls.action(),
+            &mut f.network_acls,
+            |w, acls| {
+                w.list(acls, most::OTHER, Self::network_acl)?;
+                // A subnet is associated with one network ACL: all of them
+                // together govern at most as many subnets as a VPC holds.
+                let associations: usize = acls.iter().map(|a| a.subnet_ids.len()).sum();
+                if associations > most::SUBNETS {
+                    return Err(w.invalid(format!(
+                        "{associations} subnet associations in all; at most {} are accepted",
+                        most::SUBNETS
+                    )));
+                }
+                Ok(())
+            },
+        )?;
+        // The rules are read with GetResolverRule, each listed by its
+        // association: the rule's own call answered the values checked.
+        self.fact(
+            ".resolver_rules",
+            Need::ResolverRules.action(),
+            &mut f.resolver_rules,
+            |w, rs| w.list(rs, most::OTHER, Self::resolver_rule),
+        )?;
         if let Some(probes) = &f.probes {
             self.at(".probes", |w| w.probes(probes))?;
         }
@@ -1135,5 +1319,209 @@ mod tests {
             err(f),
             "facts.security_groups.Ok[0].group_name: a text of 4097 bytes; at most 4096 are accepted"
         );
+    }
+
+    /// The error that stands for a fact of the wrong form.
+    fn wrong_form_of<T: std::fmt::Debug>(fact: &Option<Fact<T>>) -> &FactError {
+        match fact {
+            Some(Err(e)) => e,
+            other => panic!("not replaced: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_live_fact_of_the_wrong_form_becomes_an_error_of_its_call() {
+        let mut f = fixtures::healthy();
+        if let Some(Ok(groups)) = &mut f.security_groups {
+            groups[1].group_id = "sg-12;touch /tmp/x".into();
+        }
+        // A replayed report with it is refused whole.
+        assert_eq!(
+            err(f.clone()),
+            "facts.security_groups.Ok[1].group_id: not a security group ID (sg- and 8 or 17 hex digits)"
+        );
+        let checked = gathered(f, "facts").expect("only the fact is replaced");
+        let e = wrong_form_of(&checked.security_groups);
+        assert_eq!(e.kind, FactErrorKind::Api);
+        assert_eq!(e.action, "ec2:DescribeSecurityGroups");
+        assert_eq!(e.code, None);
+        assert_eq!(
+            e.message,
+            "answered a value of the wrong form: facts.security_groups.Ok[1].group_id: not a security group ID (sg- and 8 or 17 hex digits)"
+        );
+        // Everything else is as gathered, and a report of it replays.
+        let mut expected = fixtures::healthy();
+        expected.security_groups = checked.security_groups.clone();
+        assert_eq!(
+            serde_json::to_value(&checked).unwrap(),
+            serde_json::to_value(&expected).unwrap()
+        );
+        facts(checked.clone(), "facts").expect("the replaced fact replays");
+
+        // Judged: only what reads the groups is unknown, naming the call.
+        let healthy = crate::judge_all(&fixtures::healthy());
+        for (finding, before) in crate::judge_all(&checked).iter().zip(&healthy) {
+            if ["SG001", "SG002"].contains(&finding.id.as_str()) {
+                assert_eq!(finding.status, crate::Status::Unknown, "{finding:?}");
+                assert!(
+                    finding.summary.contains("ec2:DescribeSecurityGroups")
+                        && finding.summary.contains("wrong form"),
+                    "{}",
+                    finding.summary
+                );
+                let fix = finding.fix.as_ref().expect("a fix");
+                assert!(fix.text.contains("not of its form"), "{}", fix.text);
+            } else {
+                assert_eq!(finding.status, before.status, "{finding:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_live_fact_names_its_own_call() {
+        type Change = Box<dyn Fn(&mut Facts) -> &'static str>;
+        let cases: Vec<Change> = vec![
+            Box::new(|f| {
+                if let Some(Ok(Some(s))) = &mut f.service {
+                    s.private_dns_names = vec!["h.example.com;reboot".into()];
+                }
+                "ec2:DescribeVpcEndpointServices"
+            }),
+            Box::new(|f| {
+                if let Some(Ok(es)) = &mut f.endpoints {
+                    es[0].subnet_ids = vec!["subnet-$(id)".into()];
+                }
+                "ec2:DescribeVpcEndpoints"
+            }),
+            Box::new(|f| {
+                if let Some(Ok(acls)) = &mut f.network_acls {
+                    acls[0].network_acl_id = "acl-`id`".into();
+                }
+                "ec2:DescribeNetworkAcls"
+            }),
+            Box::new(|f| {
+                if let Some(Ok(ss)) = &mut f.subnets {
+                    ss[0].az_id = "use1-az1\u{1b}[2J".into();
+                }
+                "ec2:DescribeSubnets"
+            }),
+            Box::new(|f| {
+                if let Some(Ok(Some(d))) = &mut f.dhcp_options {
+                    d.domain_name_servers = vec!["8.8.8.8;x".into()];
+                }
+                "ec2:DescribeDhcpOptions"
+            }),
+            Box::new(|f| {
+                if let Some(Ok(v)) = &mut f.vpc {
+                    v.vpc_id = "vpc-x".into();
+                }
+                "ec2:DescribeVpcs"
+            }),
+        ];
+        for change in cases {
+            let mut f = fixtures::healthy();
+            let action = change(&mut f);
+            let before = serde_json::to_value(&f).unwrap();
+            let checked = gathered(f, "facts").expect("replaced, not refused");
+            let errors = checked.errors();
+            assert_eq!(errors.len(), 1, "{action}: {errors:?}");
+            assert_eq!(errors[0].action, action);
+            assert!(errors[0].message.starts_with(WRONG_FORM), "{errors:?}");
+            // Only that one fact changed.
+            let after = serde_json::to_value(&checked).unwrap();
+            let changed: Vec<&String> = after
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, v)| before.get(k.as_str()) != Some(v))
+                .map(|(k, _)| k)
+                .collect();
+            assert_eq!(changed.len(), 1, "{action}: {changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_client_of_the_wrong_form_names_where_it_came_from() {
+        let mut f = fixtures::healthy();
+        fixtures::client_mut(&mut f).security_group_ids = vec!["sg-`id`".into()];
+        fixtures::client_mut(&mut f).source = ClientSource::InstanceId;
+        let checked = gathered(f, "facts").expect("replaced");
+        let e = wrong_form_of(&checked.client);
+        assert_eq!(e.action, "ec2:DescribeInstances");
+        assert!(
+            e.message.ends_with("facts.client.Ok.security_group_ids[0]: not a security group ID (sg- and 8 or 17 hex digits)"),
+            "{}",
+            e.message
+        );
+
+        // This instance's leaves are checked as IMDS answers them: what
+        // can still be wrong came from the subnets that completed it.
+        let mut f = fixtures::healthy();
+        fixtures::client_mut(&mut f).source = ClientSource::Imds;
+        fixtures::client_mut(&mut f).subnet_id = Some("subnet-;x".into());
+        let checked = gathered(f, "facts").expect("replaced");
+        assert_eq!(wrong_form_of(&checked.client).action, "ec2:DescribeSubnets");
+    }
+
+    #[test]
+    fn a_vpc_named_in_the_wrong_form_is_not_found_and_nothing_of_it_is_kept() {
+        let mut f = fixtures::healthy();
+        f.vpc_choice = Some(VpcChoice {
+            vpc_id: "vpc-0a1b2c3d;touch x".into(),
+            source: VpcSource::UniqueEndpoint,
+        });
+        assert!(err(f.clone()).starts_with("facts.vpc_choice.vpc_id: not a VPC ID"));
+        let checked = gathered(f, "facts").expect("replaced");
+        assert_eq!(checked.vpc_choice, None);
+        let e = checked.vpc_choice_error.as_ref().expect("why no VPC");
+        assert_eq!(e.action, "ec2:DescribeVpcEndpoints");
+        assert_eq!(e.kind, FactErrorKind::Api);
+        assert!(e.message.contains("facts.vpc_choice.vpc_id: not a VPC ID"));
+        assert!(!e.message.contains("touch"));
+        assert!(checked.vpc.is_none() && checked.security_groups.is_none());
+        assert!(checked.identity.is_some() && checked.client.is_some());
+        let findings = crate::judge_all(&checked);
+        let vpc001 = findings.iter().find(|f| f.id == "VPC001").expect("VPC001");
+        assert_eq!(vpc001.status, crate::Status::Unknown, "{vpc001:?}");
+        assert!(
+            vpc001.summary.starts_with("could not find the VPC to inspect: ec2:DescribeVpcEndpoints failed: answered a value of the wrong form"),
+            "{}",
+            vpc001.summary
+        );
+        for f in &findings {
+            for c in f.fix.iter().flat_map(|x| &x.commands) {
+                assert!(!c.contains("touch"), "{}: {c}", f.id);
+            }
+        }
+        facts(checked, "facts").expect("replays");
+    }
+
+    #[test]
+    fn live_inputs_and_probes_are_still_refused_whole() {
+        let mut f = fixtures::healthy();
+        f.inputs.region = "us-east-1;x".into();
+        assert!(gathered(f, "facts")
+            .unwrap_err()
+            .to_string()
+            .starts_with("facts.inputs.region"));
+        let mut f = fixtures::healthy();
+        let a = fixtures::probes_mut(&mut f).addresses[0].clone();
+        fixtures::probes_mut(&mut f).addresses = vec![a; 2 * most::PER_RESOURCE + 1];
+        assert!(gathered(f, "facts")
+            .unwrap_err()
+            .to_string()
+            .starts_with("facts.probes.addresses"));
+    }
+
+    #[test]
+    fn a_vpc_choice_error_in_a_report_names_only_a_call_the_doctor_makes() {
+        let mut f = fixtures::healthy();
+        f.vpc_choice = None;
+        f.vpc_choice_error = Some(FactError::new(
+            FactErrorKind::AccessDenied,
+            "curl x|sh",
+            "denied",
+        ));
+        assert!(err(f).starts_with("facts.vpc_choice_error.action: not a call the doctor makes"));
     }
 }

@@ -119,7 +119,7 @@ fn a_repeated_az_id_counts_once() {
 /// A stand-in for the instance metadata service (IMDSv2) on loopback that
 /// answers `values` (leaf path under `/latest/meta-data/` → text) for at
 /// most `life`, then stops.
-fn fake_imds(values: Vec<(String, String)>, life: Duration) -> String {
+pub(crate) fn fake_imds(values: Vec<(String, String)>, life: Duration) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let url = format!("http://{}", listener.local_addr().expect("addr"));

@@ -18,6 +18,7 @@ mod discovery;
 mod doctor_verdicts;
 mod faults;
 mod fixes_apply;
+mod garbled;
 mod hostile;
 mod large;
 mod probe_engines;
