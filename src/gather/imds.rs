@@ -10,9 +10,8 @@
 //! IMDS had not answered it, so one bad leaf does not cost the rest of the
 //! client.
 
-use std::time::Duration;
-
 use std::net::IpAddr;
+use std::time::Duration;
 
 use aws_config::imds;
 use tidbpe_checks::facts::{Client, ClientSource};
