@@ -954,8 +954,14 @@ def start_imds(paths):
 
         do_DELETE = do_PATCH = do_POST
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        # socketserver's listen backlog is 5: a doctor opens 5 connections at
+        # once, and several doctors run at once; a full backlog drops the
+        # SYN, retried after 1 s, past the doctor's IMDS timeouts.
+        request_queue_size = 128
+        daemon_threads = True
+
+    srv = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, name="imds", daemon=True).start()
     return srv
 
