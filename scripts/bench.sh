@@ -21,8 +21,10 @@
 # unique endpoint, --instance-id alone), +1 when a group names a prefix list
 # (its entries can only be asked for once the group is read), a Resolver rule
 # is associated, or a hosted zone covers the host (these run side by side).
-# The live probes, when this tidbpe has them, are off (--no-probe): here they
-# would leave loopback; tests/lab/netns.py is where they run, not timed.
+# The live probes are off (--no-probe) except in the "probes" rows, where they
+# ask a DNS responder on loopback that answers the host with 127.0.0.1 and
+# connect to a listener there that greets as TiDB
+# (tests/lab/loopback_client_side.py): nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 latency="${1:-100}"
@@ -45,10 +47,15 @@ aws_cli="$PWD/.venv/bin/aws"
 tmp="$(mktemp -d)"
 coproc LAB { .venv/bin/python tests/lab/lab.py --scenario healthy --scenario large --imds 2>"$tmp/lab.log"; }
 lab_pid=$LAB_PID
+client_side_pid=""
 cleanup() {
     exec {LAB[1]}>&- 2>/dev/null || true
     kill "$lab_pid" 2>/dev/null || true
     wait "$lab_pid" 2>/dev/null || true
+    if [ -n "$client_side_pid" ]; then
+        kill "$client_side_pid" 2>/dev/null || true
+        wait "$client_side_pid" 2>/dev/null || true
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -65,11 +72,13 @@ set_latency() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sy
 median() { python3 -c 'import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))' "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-probe_flag=()
-"$bin" doctor --help > "$tmp/doctor-help.txt"
-if grep -q -- '--no-probe' "$tmp/doctor-help.txt"; then
-    probe_flag=(--no-probe)
-fi
+probe_flag=(--no-probe)
+
+# The client side of the runs with probes, on loopback: a DNS responder
+# answering the host with 127.0.0.1 and a listener greeting as TiDB.
+coproc CLIENT_SIDE { .venv/bin/python tests/lab/loopback_client_side.py 2>"$tmp/client-side.log"; }
+client_side_pid=$CLIENT_SIDE_PID
+read -r -t 30 dns_port tidb_port <&"${CLIENT_SIDE[0]}" || { echo "bench: the loopback DNS/TiDB did not start" >&2; cat "$tmp/client-side.log" >&2; exit 1; }
 
 # The environment of every run: loopback only, dummy credentials.
 clean_env=(env -u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_SESSION_TOKEN
@@ -87,8 +96,10 @@ doctor_once() {
     service="$(field "$world" service_name)"
     r0=$(lab_requests)
     start=$(now_ms)
+    local probes=("${probe_flag[@]}")
+    case " $* " in *" --probe "*) probes=() ;; esac
     "${clean_env[@]}" "${envs[@]}" "$bin" doctor --format json --timeout 60 \
-        --service-name "$service" "${probe_flag[@]}" "$@" > "$tmp/report.json" || true
+        --service-name "$service" "${probes[@]}" "$@" > "$tmp/report.json" || true
     end=$(now_ms)
     r1=$(lab_requests)
     echo "$((end - start)) $((r1 - r0)) $(lab_rounds $((r0 + 1)))"
@@ -198,9 +209,11 @@ row world mode calls "0 ms" "${latency} ms" trips rounds limit "/limit" "CLI/thi
 doctor_0ms=""
 for world in healthy large; do
     read -r cli0 cli_slow cli_diff cli_calls cli_rounds < <(measure "$cli_runs" cli_once "$world")
-    modes=("--vpc-id --instance-id" "on the instance (IMDS)" "unique endpoint (no IMDS)")
+    modes=("--vpc-id --instance-id" "on the instance (IMDS)" "unique endpoint (no IMDS)" "--vpc-id --instance-id, probes")
     for mode in "${modes[@]}"; do
         case "$mode" in
+        *probes) spec=(AWS_EC2_METADATA_DISABLED=true -- --vpc-id "$(field "$world" vpc_id)" --instance-id "$(field "$world" instance_id)"
+            --probe --dns-server "127.0.0.1:$dns_port" --port "$tidb_port") ;;
         --vpc-id*) spec=(AWS_EC2_METADATA_DISABLED=true -- --vpc-id "$(field "$world" vpc_id)" --instance-id "$(field "$world" instance_id)") ;;
         on*) spec=(AWS_EC2_METADATA_SERVICE_ENDPOINT="$(field "$world" imds_url)" --) ;;
         *) spec=(AWS_EC2_METADATA_DISABLED=true --) ;;
@@ -220,9 +233,9 @@ echo "trips = median over pairs of (wall at ${latency} ms - wall at 0 ms) / ${la
 echo "rounds = requests that waited for one another in a row, by the lab's clock at ${latency} ms (moto answers one request"
 echo "         at a time: on a big world its work hides a round from the wall's count); /limit = rounds / limit;"
 echo "limit = dependent rounds no run can avoid; CLI/this = the AWS CLI's wall time over this mode's, at ${latency} ms."
-if [ ${#probe_flag[@]} -gt 0 ]; then
-    echo "probes off (--no-probe): with probes, see tests/lab/netns.py (they would leave loopback here)."
-fi
+echo "probes off (--no-probe), except in the \"probes\" rows: --probe --dns-server and --port aimed at a DNS responder"
+echo "         and a TiDB greeting on 127.0.0.1 (tests/lab/loopback_client_side.py); a probe watches each"
+echo "         connection 250 ms after the greeting (does the server hang up?), so a run with probes lasts at least that."
 
 # Start-up: the commands that need no AWS, beside doctor's run (0 ms, --vpc-id --instance-id).
 echo
