@@ -24,6 +24,7 @@ use tidbpe_checks::facts::{
     EndpointService, HostedZone, Identity, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup,
     SgPeer, SgRule, Subnet, Vpc, Zone, ZoneRecords, ZoneVpc, ZoneVpcs, SSO_TOKEN_MISSING,
 };
+use tidbpe_checks::validate::WRONG_FORM;
 use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
 use tokio::time::Instant;
 
@@ -239,6 +240,28 @@ const EC2_PAGE: (i32, i32) = (5, 1000);
 
 fn opt(s: Option<&str>) -> Option<String> {
     s.map(str::to_string)
+}
+
+/// An answer of `need`'s call holding a value that does not parse as what
+/// it must be (`what`: where, and the form expected; never the value).
+fn wrong_form(need: Need, what: &str) -> FactError {
+    FactError::of_call(need, FactErrorKind::Api, format!("{WRONG_FORM}: {what}"))
+}
+
+/// A value that must parse (an address, a CIDR block), where AWS gave one:
+/// one that does not makes the whole answer of the wrong form, as
+/// `validate::gathered` makes an answer with an ID of the wrong form. It is
+/// never dropped: a security group or network ACL rule left out reads as
+/// a deny (a false `fail`), a deny rule left out as an allow, an address
+/// left out as an interface without one.
+fn parsed<T: std::str::FromStr>(
+    need: Need,
+    what: &str,
+    value: Option<&str>,
+) -> Result<Option<T>, FactError> {
+    value
+        .map(|v| v.parse().map_err(|_| wrong_form(need, what)))
+        .transpose()
 }
 
 /// The run's credential chain, asked until it first fails, then never
@@ -484,7 +507,11 @@ impl Aws {
             subnet_id: opt(instance.subnet_id()),
             availability_zone: opt(instance.placement().and_then(|p| p.availability_zone())),
             az_id: opt(instance.placement().and_then(|p| p.availability_zone_id())),
-            private_ip: instance.private_ip_address().and_then(|ip| ip.parse().ok()),
+            private_ip: parsed(
+                need,
+                "Reservations.Instances.PrivateIpAddress: not an IP address",
+                instance.private_ip_address(),
+            )?,
             security_group_ids: instance
                 .security_groups()
                 .iter()
@@ -507,16 +534,13 @@ impl Aws {
             code: Some(super::discover::VPC_NOT_FOUND.into()),
             ..FactError::of_call(need, FactErrorKind::Api, format!("{vpc_id} was not found"))
         })?;
-        let mut cidr_blocks: Vec<ipnet::IpNet> = vpc
-            .cidr_block_association_set()
-            .iter()
-            .filter_map(|a| a.cidr_block()?.parse().ok())
-            .collect();
+        const CIDR: &str = "Vpcs.CidrBlock: not a CIDR block";
+        let mut cidr_blocks = Vec::new();
+        for a in vpc.cidr_block_association_set() {
+            cidr_blocks.extend(parsed::<ipnet::IpNet>(need, CIDR, a.cidr_block())?);
+        }
         if cidr_blocks.is_empty() {
-            cidr_blocks.extend(
-                vpc.cidr_block()
-                    .and_then(|c| c.parse::<ipnet::IpNet>().ok()),
-            );
+            cidr_blocks.extend(parsed::<ipnet::IpNet>(need, CIDR, vpc.cidr_block())?);
         }
         Ok(Vpc {
             vpc_id: vpc_id.to_string(),
@@ -755,22 +779,36 @@ impl Aws {
                 .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::Subnets
         );
-        Ok(items
+        let need = Need::Subnets;
+        items
             .iter()
-            .map(|s| Subnet {
-                subnet_id: s.subnet_id().unwrap_or_default().to_string(),
-                vpc_id: s.vpc_id().unwrap_or_default().to_string(),
-                availability_zone: s.availability_zone().unwrap_or_default().to_string(),
-                az_id: s.availability_zone_id().unwrap_or_default().to_string(),
-                cidr_block: s.cidr_block().and_then(|c| c.parse().ok()),
-                ipv6_native: s.ipv6_native(),
-                ipv6_cidr_blocks: s
-                    .ipv6_cidr_block_association_set()
-                    .iter()
-                    .filter_map(|a| a.ipv6_cidr_block()?.parse().ok())
-                    .collect(),
+            .map(|s| {
+                Ok(Subnet {
+                    subnet_id: s.subnet_id().unwrap_or_default().to_string(),
+                    vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+                    availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+                    az_id: s.availability_zone_id().unwrap_or_default().to_string(),
+                    cidr_block: parsed(
+                        need,
+                        "Subnets.CidrBlock: not a CIDR block",
+                        s.cidr_block(),
+                    )?,
+                    ipv6_native: s.ipv6_native(),
+                    ipv6_cidr_blocks: s
+                        .ipv6_cidr_block_association_set()
+                        .iter()
+                        .filter_map(|a| {
+                            parsed(
+                                need,
+                                "Subnets.Ipv6CidrBlockAssociationSet.Ipv6CidrBlock: not a CIDR block",
+                                a.ipv6_cidr_block(),
+                            )
+                            .transpose()
+                        })
+                        .collect::<Result<_, _>>()?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The network interfaces named by `ids`, asked by the
@@ -792,7 +830,7 @@ impl Aws {
                 .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::NetworkInterfaces
         );
-        Ok(items.iter().map(network_interface).collect())
+        items.iter().map(network_interface).collect()
     }
 
     /// Every interface endpoint's network interface in the VPC, by AWS's
@@ -807,7 +845,7 @@ impl Aws {
                 .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::NetworkInterfaces
         );
-        Ok(items.iter().map(network_interface).collect())
+        items.iter().map(network_interface).collect()
     }
 
     pub async fn security_groups(&self, vpc_id: &str) -> Fact<Vec<SecurityGroup>> {
@@ -818,24 +856,25 @@ impl Aws {
                 .set_max_results(page_size(EC2_PAGE.0, EC2_PAGE.1)),
             Need::SecurityGroups
         );
-        Ok(items
+        let rules = |permissions: &[aws_sdk_ec2::types::IpPermission]| {
+            permissions
+                .iter()
+                .map(split_permission)
+                .collect::<Result<Vec<_>, _>>()
+                .map(|r| r.concat())
+        };
+        items
             .iter()
-            .map(|g| SecurityGroup {
-                group_id: g.group_id().unwrap_or_default().to_string(),
-                group_name: g.group_name().unwrap_or_default().to_string(),
-                vpc_id: opt(g.vpc_id()),
-                ingress: g
-                    .ip_permissions()
-                    .iter()
-                    .flat_map(split_permission)
-                    .collect(),
-                egress: g
-                    .ip_permissions_egress()
-                    .iter()
-                    .flat_map(split_permission)
-                    .collect(),
+            .map(|g| {
+                Ok(SecurityGroup {
+                    group_id: g.group_id().unwrap_or_default().to_string(),
+                    group_name: g.group_name().unwrap_or_default().to_string(),
+                    vpc_id: opt(g.vpc_id()),
+                    ingress: rules(g.ip_permissions())?,
+                    egress: rules(g.ip_permissions_egress())?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     pub async fn prefix_list(&self, id: &str) -> Fact<PrefixList> {
@@ -850,8 +889,15 @@ impl Aws {
             prefix_list_id: id.to_string(),
             cidrs: items
                 .iter()
-                .filter_map(|e| e.cidr()?.parse().ok())
-                .collect(),
+                .filter_map(|e| {
+                    parsed(
+                        Need::PrefixLists,
+                        "Entries.Cidr: not a CIDR block",
+                        e.cidr(),
+                    )
+                    .transpose()
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -863,35 +909,25 @@ impl Aws {
                 .set_max_results(page_size(5, 100)),
             Need::NetworkAcls
         );
-        Ok(items
+        items
             .iter()
-            .map(|acl| NetworkAcl {
-                network_acl_id: acl.network_acl_id().unwrap_or_default().to_string(),
-                is_default: acl.is_default().unwrap_or(false),
-                subnet_ids: acl
-                    .associations()
-                    .iter()
-                    .filter_map(|a| opt(a.subnet_id()))
-                    .collect(),
-                entries: acl
-                    .entries()
-                    .iter()
-                    .filter_map(|e| {
-                        let cidr = e.cidr_block().or(e.ipv6_cidr_block())?.parse().ok()?;
-                        Some(AclEntry {
-                            rule_number: e.rule_number()?,
-                            egress: e.egress().unwrap_or(false),
-                            protocol: e.protocol().unwrap_or("-1").to_string(),
-                            allow: e.rule_action().map(|a| a.as_str()) == Some("allow"),
-                            cidr,
-                            port_range: e.port_range().and_then(|p| {
-                                Some((u16::try_from(p.from()?).ok()?, u16::try_from(p.to()?).ok()?))
-                            }),
-                        })
-                    })
-                    .collect(),
+            .map(|acl| {
+                Ok(NetworkAcl {
+                    network_acl_id: acl.network_acl_id().unwrap_or_default().to_string(),
+                    is_default: acl.is_default().unwrap_or(false),
+                    subnet_ids: acl
+                        .associations()
+                        .iter()
+                        .filter_map(|a| opt(a.subnet_id()))
+                        .collect(),
+                    entries: acl
+                        .entries()
+                        .iter()
+                        .map(acl_entry)
+                        .collect::<Result<_, _>>()?,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -908,22 +944,67 @@ fn dhcp_option_set(d: &aws_sdk_ec2::types::DhcpOptions, id: &str) -> DhcpOptions
     }
 }
 
-fn network_interface(n: &aws_sdk_ec2::types::NetworkInterface) -> NetworkInterface {
-    NetworkInterface {
+/// One entry of a network ACL. Every entry counts in the evaluation: one
+/// without its rule number, CIDR block or a port range of ports is an
+/// answer of the wrong form, not an entry left out.
+fn acl_entry(e: &aws_sdk_ec2::types::NetworkAclEntry) -> Result<AclEntry, FactError> {
+    let need = Need::NetworkAcls;
+    let cidr = parsed(
+        need,
+        "NetworkAcls.Entries.CidrBlock: not a CIDR block",
+        e.cidr_block().or(e.ipv6_cidr_block()),
+    )?
+    .ok_or_else(|| wrong_form(need, "NetworkAcls.Entries: an entry without a CIDR block"))?;
+    let rule_number = e
+        .rule_number()
+        .ok_or_else(|| wrong_form(need, "NetworkAcls.Entries: an entry without a rule number"))?;
+    let port = |p: Option<i32>| p.and_then(|p| u16::try_from(p).ok());
+    let port_range = match e.port_range() {
+        None => None,
+        Some(p) => match (port(p.from()), port(p.to())) {
+            (Some(from), Some(to)) => Some((from, to)),
+            _ => {
+                return Err(wrong_form(
+                    need,
+                    "NetworkAcls.Entries.PortRange: not two ports (0 to 65535)",
+                ))
+            }
+        },
+    };
+    Ok(AclEntry {
+        rule_number,
+        egress: e.egress().unwrap_or(false),
+        protocol: e.protocol().unwrap_or("-1").to_string(),
+        allow: e.rule_action().map(|a| a.as_str()) == Some("allow"),
+        cidr,
+        port_range,
+    })
+}
+
+fn network_interface(
+    n: &aws_sdk_ec2::types::NetworkInterface,
+) -> Result<NetworkInterface, FactError> {
+    Ok(NetworkInterface {
         network_interface_id: n.network_interface_id().unwrap_or_default().to_string(),
         subnet_id: n.subnet_id().unwrap_or_default().to_string(),
         availability_zone: opt(n.availability_zone()),
-        private_ip: n.private_ip_address().and_then(|ip| ip.parse().ok()),
+        private_ip: parsed(
+            Need::NetworkInterfaces,
+            "NetworkInterfaces.PrivateIpAddress: not an IP address",
+            n.private_ip_address(),
+        )?,
         security_group_ids: n
             .groups()
             .iter()
             .filter_map(|g| opt(g.group_id()))
             .collect(),
-    }
+    })
 }
 
-/// One `IpPermission` names many peers; a rule has one.
-fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Vec<SgRule> {
+/// One `IpPermission` names many peers; a rule has one. A peer that is not
+/// a CIDR block where it must be one is an answer of the wrong form.
+fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Result<Vec<SgRule>, FactError> {
+    let need = Need::SecurityGroups;
     let rule = |peer: SgPeer, description: Option<&str>| SgRule {
         protocol: p.ip_protocol().unwrap_or("-1").to_string(),
         from_port: p.from_port(),
@@ -933,12 +1014,22 @@ fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Vec<SgRule> {
     };
     let mut rules = Vec::new();
     for r in p.ip_ranges() {
-        if let Some(net) = r.cidr_ip().and_then(|c| c.parse().ok()) {
+        let cidr = parsed(
+            need,
+            "SecurityGroups.IpPermissions.IpRanges.CidrIp: not a CIDR block",
+            r.cidr_ip(),
+        )?;
+        if let Some(net) = cidr {
             rules.push(rule(SgPeer::Cidr(net), r.description()));
         }
     }
     for r in p.ipv6_ranges() {
-        if let Some(net) = r.cidr_ipv6().and_then(|c| c.parse().ok()) {
+        let cidr = parsed(
+            need,
+            "SecurityGroups.IpPermissions.Ipv6Ranges.CidrIpv6: not a CIDR block",
+            r.cidr_ipv6(),
+        )?;
+        if let Some(net) = cidr {
             rules.push(rule(SgPeer::Cidr(net), r.description()));
         }
     }
@@ -952,7 +1043,7 @@ fn split_permission(p: &aws_sdk_ec2::types::IpPermission) -> Vec<SgRule> {
             rules.push(rule(SgPeer::Group(id.to_string()), r.description()));
         }
     }
-    rules
+    Ok(rules)
 }
 
 #[cfg(test)]

@@ -232,3 +232,150 @@ fn shell_code_from_the_instance_metadata_never_reaches_a_command() {
         assert!(run.stdout.is_empty());
     }
 }
+
+/// moto's own answer to an EC2 Query API request (`form`: the request's
+/// body, `Action=…&Version=…&…`), read over plain HTTP: the body a test
+/// garbles and has the fault proxy answer in its place.
+fn moto_answer(w: &crate::common::World, form: &str) -> String {
+    let addr = w.endpoint_url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect to moto");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        w.region,
+        form.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("read moto's answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// A CIDR block of the wrong form in a rule (a proxy's garbling, a broken
+/// mirror of the API): the rule was dropped, and the rules left denied
+/// the traffic, a false `fail` (a dropped deny rule would have been a
+/// false `pass`). Now the listing is of the wrong form: its checks are
+/// `unknown`, nothing else changes.
+#[test]
+fn a_rule_with_a_cidr_of_the_wrong_form_is_unknown_not_a_deny() {
+    let w = world("healthy");
+    let filter = format!(
+        "Version=2016-11-15&Filter.1.Name=vpc-id&Filter.1.Value.1={}",
+        w.vpc_id
+    );
+    let acls = moto_answer(w, &format!("Action=DescribeNetworkAcls&{filter}"));
+    let groups = moto_answer(w, &format!("Action=DescribeSecurityGroups&{filter}"));
+    assert!(acls.contains("<cidrBlock>0.0.0.0/0</cidrBlock>"), "{acls}");
+    assert!(groups.contains("<cidrIp>0.0.0.0/0</cidrIp>"), "{groups}");
+    for (action, body, ids) in [
+        (
+            "DescribeNetworkAcls",
+            acls.replace(
+                "<cidrBlock>0.0.0.0/0</cidrBlock>",
+                "<cidrBlock>0.0.0.0/0;x</cidrBlock>",
+            ),
+            ["ACL001", "ACL002"],
+        ),
+        (
+            "DescribeSecurityGroups",
+            groups.replace("<cidrIp>0.0.0.0/0</cidrIp>", "<cidrIp>all of it</cidrIp>"),
+            ["SG001", "SG002"],
+        ),
+    ] {
+        let proxy = crate::common::FaultProxy::for_lab();
+        proxy.fail(action, 200, &body);
+        let mut cmd = w.tidbpe();
+        cmd.env("AWS_ENDPOINT_URL", proxy.url());
+        let run = w.doctor_with(
+            &mut cmd,
+            &["--vpc-id", &w.vpc_id, "--instance-id", &w.instance_id],
+        );
+        run.expect(crate::common::Expect {
+            unknown: &ids,
+            ..crate::common::Expect::default()
+        });
+        for id in ids {
+            let summary = run.summary(id);
+            assert!(
+                summary.contains(&format!("ec2:{action}"))
+                    && summary.contains("wrong form")
+                    && summary.contains("not a CIDR block")
+                    && !summary.contains("all of it"),
+                "{id}: {summary}"
+            );
+        }
+        crate::common::assert_valid_report(&run.stdout);
+    }
+}
+
+/// An endpoint interface or an instance answered with an address of the
+/// wrong form: the address was dropped, so the endpoint "has no network
+/// interface with an address yet" (SG002, ACL002 `skip`, exit 0) and the
+/// client's address was unknown without a word (SG001 `warn`). Now each
+/// is its call's answer of the wrong form.
+#[test]
+fn an_address_of_the_wrong_form_is_unknown_not_absent() {
+    let w = world("healthy");
+    let interfaces = moto_answer(
+        w,
+        &format!(
+            "Action=DescribeNetworkInterfaces&Version=2016-11-15&Filter.1.Name=vpc-id&Filter.1.Value.1={}",
+            w.vpc_id
+        ),
+    );
+    let instances = moto_answer(
+        w,
+        &format!(
+            "Action=DescribeInstances&Version=2016-11-15&InstanceId.1={}",
+            w.instance_id
+        ),
+    );
+    let garble = |body: &str, ip: &str| {
+        assert!(body.contains(ip), "{ip} in {body}");
+        body.replace(&format!(">{ip}<"), ">10.0.1.999<")
+    };
+    let first = w.endpoint_ips[0].to_string();
+    for (action, body, ids) in [
+        (
+            "DescribeNetworkInterfaces",
+            garble(&interfaces, &first),
+            &["SG002", "ACL002"][..],
+        ),
+        (
+            "DescribeInstances",
+            garble(&instances, &w.client_ip.to_string()),
+            &["AZ002", "SG001", "SG002", "ACL001", "ACL002", "IPV001"][..],
+        ),
+    ] {
+        let proxy = crate::common::FaultProxy::for_lab();
+        proxy.fail(action, 200, &body);
+        let mut cmd = w.tidbpe();
+        cmd.env("AWS_ENDPOINT_URL", proxy.url());
+        let run = w.doctor_with(
+            &mut cmd,
+            &["--vpc-id", &w.vpc_id, "--instance-id", &w.instance_id],
+        );
+        run.expect(crate::common::Expect {
+            unknown: ids,
+            ..crate::common::Expect::default()
+        });
+        let summary = run.summary(ids[0]);
+        assert!(
+            summary.contains(&format!("ec2:{action}"))
+                && summary.contains("not an IP address")
+                && !summary.contains("999"),
+            "{}: {summary}",
+            ids[0]
+        );
+        crate::common::assert_valid_report(&run.stdout);
+    }
+}
