@@ -14,20 +14,53 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use aws_config::imds;
+use aws_config::imds::client::error::ImdsError;
 use tidbpe_checks::facts::{Client, ClientSource};
 use tidbpe_checks::names::{is_aws_token, is_client_address, is_resource_id};
 
-/// `None`: not on EC2 (or IMDS is disabled / unreachable).
-pub async fn discover() -> Option<Client> {
+/// Why this machine gave no client: the probes say it, and "not an EC2
+/// instance" only when nothing answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    /// `AWS_EC2_METADATA_DISABLED=true`.
+    Disabled,
+    /// Nothing answered: not an EC2 instance (or its IMDS is off).
+    NoAnswer,
+    /// Something answered, but no instance ID came of it: what it did, in
+    /// words of our own (never the answer's text), after "the instance
+    /// metadata".
+    Unusable(&'static str),
+}
+
+impl Miss {
+    /// Why, for the probes' vantage.
+    pub fn detail(&self) -> String {
+        match self {
+            Miss::Disabled => {
+                "the instance metadata is turned off (AWS_EC2_METADATA_DISABLED=true)".to_string()
+            }
+            Miss::NoAnswer => "not an EC2 instance (no instance metadata answered)".to_string(),
+            Miss::Unusable(why) => format!("the instance metadata {why}"),
+        }
+    }
+}
+
+/// Off EC2 nothing answers at 169.254.169.254: the connection is refused or
+/// times out after this, which keeps the cost of asking small.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// This machine as IMDS describes it, or why not.
+pub async fn discover() -> Result<Client, Miss> {
+    let started = std::time::Instant::now();
     let disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
         .map(|v| v.eq_ignore_ascii_case("true"))
         .unwrap_or(false);
     if disabled {
-        return None;
+        return Err(Miss::Disabled);
     }
     let client = imds::Client::builder()
         .max_attempts(1)
-        .connect_timeout(Duration::from_millis(250))
+        .connect_timeout(CONNECT_TIMEOUT)
         // Off EC2 the connection fails (the connect timeout bounds that);
         // once connected, a busy instance may take a while to answer.
         .read_timeout(Duration::from_millis(1000))
@@ -38,22 +71,32 @@ pub async fn discover() -> Option<Client> {
             client
                 .get(&path)
                 .await
-                .ok()
                 .map(|v| v.as_ref().trim().to_string())
-                .filter(|v| !v.is_empty())
         }
     };
-    let meta = |leaf: &str| get(format!("/latest/meta-data/{leaf}"));
+    let leaf = |path: String| {
+        let got = get(path);
+        async move { got.await.ok().filter(|v| !v.is_empty()) }
+    };
+    let meta = |name: &str| leaf(format!("/latest/meta-data/{name}"));
     // One token for all (the client fetches it once), then every read that
     // needs nothing else at once; a machine without IMDS stops here.
     let (instance_id, mac, az, az_id, ip) = tokio::join!(
-        meta("instance-id"),
+        get("/latest/meta-data/instance-id".to_string()),
         meta("mac"),
         meta("placement/availability-zone"),
         meta("placement/availability-zone-id"),
         meta("local-ipv4"),
     );
-    let instance_id = instance_id.filter(|id| is_resource_id(id, "i"))?;
+    let instance_id = match instance_id {
+        Ok(id) if is_resource_id(&id, "i") => id,
+        Ok(_) => {
+            return Err(Miss::Unusable(
+                "answered an instance ID not of the form i-…",
+            ))
+        }
+        Err(e) => return Err(miss(&e, started.elapsed())),
+    };
     let (vpc_id, subnet_id, groups) = match mac.filter(|m| is_mac(m)) {
         Some(mac) => {
             let interface = |leaf: &str| meta(&format!("network/interfaces/macs/{mac}/{leaf}"));
@@ -65,7 +108,7 @@ pub async fn discover() -> Option<Client> {
         }
         None => (None, None, None),
     };
-    Some(Client {
+    Ok(Client {
         source: ClientSource::Imds,
         instance_id: Some(instance_id),
         vpc_id: vpc_id.filter(|id| is_resource_id(id, "vpc")),
@@ -79,6 +122,32 @@ pub async fn discover() -> Option<Client> {
         security_group_ids: groups.and_then(|g| security_groups(&g)).unwrap_or_default(),
         local_port_range: local_port_range(),
     })
+}
+
+/// Why reading the instance ID failed. A connection that could not be made
+/// (refused, or no answer to the connect within its timeout) is no IMDS;
+/// anything else means something answered.
+fn miss(e: &ImdsError, took: Duration) -> Miss {
+    match e {
+        // The connection is made within CONNECT_TIMEOUT or not at all: a
+        // failure later than that is a connection that did not answer.
+        ImdsError::FailedToLoadToken(t) if t.is_dispatch_failure() => {
+            if took > CONNECT_TIMEOUT + Duration::from_millis(100) {
+                Miss::Unusable(
+                    "accepted the connection but did not answer the session-token request in time",
+                )
+            } else {
+                Miss::NoAnswer
+            }
+        }
+        ImdsError::FailedToLoadToken(_) => {
+            Miss::Unusable("answered, but refused a session token (IMDSv2: PUT /latest/api/token)")
+        }
+        ImdsError::ErrorResponse(_) => {
+            Miss::Unusable("answered the instance ID with an HTTP error")
+        }
+        _ => Miss::Unusable("answered, but the instance ID could not be read"),
+    }
 }
 
 /// A MAC address as IMDS gives it (`0e:1a:2b:3c:4d:5e`): it goes into the

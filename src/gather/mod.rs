@@ -313,14 +313,13 @@ struct VpcRound {
     resolver_rules: Option<Fact<Vec<ResolverRule>>>,
 }
 
-/// This machine as IMDS describes it; `None` off EC2. IMDS is local: a
-/// tight bound of its own, inside the deadline.
-async fn this_instance(deadline: Instant) -> Option<Client> {
+/// This machine as IMDS describes it, or why not. IMDS is local: a tight
+/// bound of its own, inside the deadline.
+async fn this_instance(deadline: Instant) -> Result<Client, imds::Miss> {
     let bound = Instant::now() + Duration::from_millis(2000);
     tokio::time::timeout_at(bound.min(deadline), imds::discover())
         .await
-        .ok()
-        .flatten()
+        .unwrap_or(Err(imds::Miss::Unusable("did not answer in time")))
 }
 
 /// The client: `--client-ip`, `--instance-id`, or this instance (IMDS).
@@ -328,7 +327,7 @@ async fn client(
     b: &Bounded,
     aws: &Aws,
     inputs: &Inputs,
-    this_instance: impl Future<Output = Option<Client>>,
+    this_instance: impl Future<Output = Result<Client, imds::Miss>>,
 ) -> Option<Fact<Client>> {
     if let Some(ip) = inputs.client_ip {
         return Some(Ok(Client {
@@ -340,7 +339,7 @@ async fn client(
     if let Some(id) = &inputs.instance_id {
         return Some(b.call(Need::Instance, || aws.instance(id)).await);
     }
-    this_instance.await.map(Ok)
+    this_instance.await.ok().map(Ok)
 }
 
 /// What the run asked for before it knew the VPC.

@@ -17,6 +17,7 @@ use tidbpe_checks::facts::{Client, Inputs, VpcChoice};
 use tidbpe_checks::probe_facts::{ProbeFacts, Vantage, VantageReason, PROBE_CHECKS};
 use tokio::time::Instant;
 
+use super::imds::Miss;
 use super::probe::{self, resolv::ResolverFiles, Track};
 use crate::progress::{Activity, Pending};
 
@@ -55,7 +56,7 @@ pub async fn run(
     plan: &ProbePlan,
     inputs: &Inputs,
     host: impl Future<Output = Option<String>>,
-    this_instance: impl Future<Output = Option<Client>>,
+    this_instance: impl Future<Output = Result<Client, Miss>>,
     deadline: Instant,
 ) -> Option<ProbeFacts> {
     if !wanted(inputs) {
@@ -67,14 +68,18 @@ pub async fn run(
             Some(flag) => Vantage::decide(Some(flag), Err("not asked"), target),
             None => {
                 let found = this_instance.await;
+                let why;
                 let mine = match &found {
-                    Some(Client {
+                    Ok(Client {
                         vpc_id: Some(vpc), ..
                     }) => Ok(vpc.as_str()),
                     // An instance whose metadata did not name its VPC (in
                     // time) is still an instance: say so, not "not EC2".
-                    Some(_) => Err("this instance's metadata did not name its VPC in time"),
-                    None => Err("not an EC2 instance (no instance metadata answered)"),
+                    Ok(_) => Err("this instance's metadata did not name its VPC in time"),
+                    Err(miss) => {
+                        why = miss.detail();
+                        Err(why.as_str())
+                    }
                 };
                 Vantage::decide(None, mine, target)
             }
@@ -182,7 +187,7 @@ mod tests {
             &plan,
             &inputs(),
             host(),
-            async { Some(instance("vpc-1")) },
+            async { Ok(instance("vpc-1")) },
             soon(),
         )
         .await
@@ -195,9 +200,15 @@ mod tests {
 
     #[tokio::test]
     async fn off_an_instance_nothing_is_probed_unless_asked() {
-        let p = run(&plan(None), &inputs(), host(), async { None }, soon())
-            .await
-            .unwrap();
+        let p = run(
+            &plan(None),
+            &inputs(),
+            host(),
+            async { Err(Miss::NoAnswer) },
+            soon(),
+        )
+        .await
+        .unwrap();
         assert!(!p.vantage.probed && p.addresses.is_empty());
         assert!(p
             .vantage
@@ -218,7 +229,7 @@ mod tests {
             &plan(Some(false)),
             &inputs(),
             host(),
-            async { None },
+            async { Err(Miss::NoAnswer) },
             soon(),
         )
         .await
@@ -234,11 +245,15 @@ mod tests {
                 .deselected
                 .insert(id.to_string(), "deselected (--only)".into());
         }
-        assert!(
-            run(&plan(Some(true)), &inputs, host(), async { None }, soon())
-                .await
-                .is_none()
-        );
+        assert!(run(
+            &plan(Some(true)),
+            &inputs,
+            host(),
+            async { Err(Miss::NoAnswer) },
+            soon()
+        )
+        .await
+        .is_none());
         inputs.deselected.remove("NET001");
         assert!(wanted(&inputs));
     }
@@ -249,7 +264,7 @@ mod tests {
             &plan(None),
             &inputs(),
             host(),
-            async { Some(instance("vpc-2")) },
+            async { Ok(instance("vpc-2")) },
             soon(),
         )
         .await;
@@ -263,7 +278,14 @@ mod tests {
             settled.vantage.summary(),
             "not running inside vpc-1: this instance is in vpc-2"
         );
-        let p = run(&plan(None), &inputs(), host(), async { None }, soon()).await;
+        let p = run(
+            &plan(None),
+            &inputs(),
+            host(),
+            async { Err(Miss::NoAnswer) },
+            soon(),
+        )
+        .await;
         let settled = settle(p, Some(&choice)).unwrap();
         assert!(settled
             .vantage
@@ -279,7 +301,7 @@ mod tests {
             &plan(Some(true)),
             &inputs(),
             async { None },
-            async { None },
+            async { Err(Miss::NoAnswer) },
             soon(),
         )
         .await;
@@ -289,7 +311,7 @@ mod tests {
             &plan(None),
             &inputs(),
             async { None },
-            async { None },
+            async { Err(Miss::NoAnswer) },
             soon(),
         )
         .await

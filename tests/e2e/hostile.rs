@@ -379,3 +379,66 @@ fn an_address_of_the_wrong_form_is_unknown_not_absent() {
         crate::common::assert_valid_report(&run.stdout);
     }
 }
+
+/// Answers every HTTP request on `listener` with an empty 500 (bounded:
+/// 20 connections, a 2-second read each).
+fn answer_500(listener: TcpListener) {
+    for stream in listener.incoming().take(20).flatten() {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut reader = BufReader::new(match stream.try_clone() {
+            Ok(s) => s,
+            Err(_) => continue,
+        });
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+            line.clear();
+        }
+        let mut stream = stream;
+        let _ = stream.write_all(
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
+}
+
+/// An instance metadata service that answers but refuses the session
+/// token (HTTP 500) is not "not an EC2 instance": the probes say that it
+/// answered, and how (was: every IMDS failure read as no IMDS at all).
+#[test]
+fn instance_metadata_answering_errors_is_not_called_no_ec2() {
+    let w = world("healthy");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || answer_500(listener));
+    let mut cmd = w.tidbpe();
+    cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)
+        .args([
+            "doctor",
+            "--format",
+            "json",
+            "--service-name",
+            &w.service_name,
+            "--vpc-id",
+            &w.vpc_id,
+            "--instance-id",
+            &w.instance_id,
+            "--timeout",
+            "10",
+        ]);
+    let run = Run::of(&mut cmd);
+    let dns001 = run.summary("DNS001");
+    assert!(
+        dns001.contains("the instance metadata answered, but refused a session token"),
+        "{dns001}\n{}",
+        run.describe()
+    );
+    assert!(!dns001.contains("not an EC2 instance"), "{dns001}");
+    // Turned off is said as such.
+    let run = w.doctor(&["--vpc-id", &w.vpc_id, "--instance-id", &w.instance_id]);
+    assert!(
+        run.summary("DNS001")
+            .contains("the instance metadata is turned off (AWS_EC2_METADATA_DISABLED=true)"),
+        "{}",
+        run.summary("DNS001")
+    );
+}
