@@ -6,11 +6,13 @@
 //! `unknown`. Loading the AWS configuration lives here too ([`Aws::load`]).
 
 use std::error::Error;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use futures::future::{BoxFuture, FutureExt, Shared};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -274,24 +276,65 @@ fn parsed<T: std::str::FromStr>(
 /// `get_or_try_init` behind the cache's lock), so a `credential_process`
 /// or SSO profile that fails after a second ran once per call and held
 /// the run to the deadline. Within one run, credentials that failed do not
-/// come back; a load the cache cut short (its own timeout) failed nothing
-/// here, and is tried again as before.
-#[derive(Debug)]
+/// come back.
+///
+/// One load at a time, shared: a call that the cache cuts short (its own
+/// load timeout) leaves the load running for the next call, which waits
+/// for it instead of starting another (a `credential_process` that hangs
+/// was started three times in a run, each left running).
 struct UntilItFails {
     chain: SharedCredentialsProvider,
     failed: OnceLock<CredentialsError>,
+    loading: Mutex<Option<Load>>,
 }
 
+/// A load of the chain that several calls can wait for.
+type Load = Shared<BoxFuture<'static, Result<Credentials, Arc<CredentialsError>>>>;
+
 impl UntilItFails {
+    fn new(chain: SharedCredentialsProvider) -> Self {
+        UntilItFails {
+            chain,
+            failed: OnceLock::new(),
+            loading: Mutex::new(None),
+        }
+    }
+
     async fn credentials(&self) -> aws_credential_types::provider::Result {
         if let Some(e) = self.failed.get() {
             return Err(same_failure(e));
         }
-        let result = self.chain.provide_credentials().await;
-        if let Err(e) = &result {
-            let _ = self.failed.set(same_failure(e));
+        let load = {
+            let mut slot = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert_with(|| {
+                let chain = self.chain.clone();
+                async move { chain.provide_credentials().await.map_err(Arc::new) }
+                    .boxed()
+                    .shared()
+            })
+            .clone()
+        };
+        let result = load.clone().await;
+        // Done: a later call (credentials about to expire) loads anew.
+        {
+            let mut slot = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_some_and(|l| l.ptr_eq(&load)) {
+                *slot = None;
+            }
         }
-        result
+        result.map_err(|e| {
+            let _ = self.failed.set(same_failure(&e));
+            same_failure(&e)
+        })
+    }
+}
+
+impl std::fmt::Debug for UntilItFails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UntilItFails")
+            .field("chain", &self.chain)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -364,10 +407,9 @@ impl Aws {
                 let conf = match conf.credentials_provider() {
                     Some(chain) => conf
                         .into_builder()
-                        .credentials_provider(SharedCredentialsProvider::new(UntilItFails {
+                        .credentials_provider(SharedCredentialsProvider::new(UntilItFails::new(
                             chain,
-                            failed: OnceLock::new(),
-                        }))
+                        )))
                         .build(),
                     None => conf,
                 };

@@ -743,4 +743,22 @@ fn a_credential_process_runs_once_a_run_answered_or_failed() {
     );
     assert_eq!(runs_of(fails.path()), 1, "{}", run.describe());
     assert_no_credentials_said_promptly(&run);
+
+    // One that hangs past the deadline: started once, not once per call
+    // that the identity cache cut short (was: three times, each left
+    // running). It ends by itself 6 s later.
+    let hangs = tempfile::tempdir().expect("a directory");
+    let run = w.doctor_with(
+        &mut counted(hangs.path(), 6, 0),
+        &[
+            "--vpc-id",
+            &w.vpc_id,
+            "--profile",
+            "counted",
+            "--timeout",
+            "3",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.describe());
+    assert_eq!(runs_of(hangs.path()), 1, "{}", run.describe());
 }
