@@ -267,9 +267,19 @@ pub fn world(scenario: &str) -> &'static World {
 }
 
 /// Starts this test binary's lab on another thread, if it is not started yet
-/// (a failure to start is reported by the first test that needs the lab).
-pub fn start_lab_in_background() {
-    std::thread::spawn(|| LazyLock::force(&LAB));
+/// (a failure to start is reported by the first test that needs the lab),
+/// then builds `worlds` there: the costly ones whose tests the harness
+/// starts late (it starts tests in name order), so that their build is not
+/// what the run waits for at its end.
+pub fn start_lab_in_background(worlds: &'static [&'static str]) {
+    std::thread::spawn(move || {
+        if LAB.is_ok() {
+            for name in worlds {
+                // A world that fails to build fails its tests, with lab.py's error.
+                let _ = std::panic::catch_unwind(|| world(name));
+            }
+        }
+    });
 }
 
 /// moto's URL, shared by every world of the lab.
