@@ -78,6 +78,16 @@ pub fn tidbpe_isolated() -> Command {
     cmd
 }
 
+/// The statuses of a report's findings, by check ID, in report order.
+pub fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| (f["id"].to_string(), f["status"].to_string()))
+        .collect()
+}
+
 /// Validate a report against the committed JSON Schema with a real validator
 /// (Python's `jsonschema`, from the lab's venv), in the binary's one
 /// validator process.

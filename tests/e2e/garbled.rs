@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{assert_valid_report, tidbpe_isolated, world, Expect, FaultProxy, Run, World};
+use crate::common::{
+    assert_valid_report, statuses, tidbpe_isolated, world, Expect, FaultProxy, Run, World,
+};
 
 /// What the garbled answers try to smuggle into a command.
 const SHELL: &str = "sg-12;touch /tmp/x";
@@ -67,16 +69,6 @@ fn analyze(name: &str, report: &Value) -> Run {
     let run = Run::of(&mut cmd);
     let _ = std::fs::remove_file(&path);
     run
-}
-
-/// The statuses of a report, by check ID.
-fn statuses(report: &Value) -> Vec<(String, String)> {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| (f["id"].to_string(), f["status"].to_string()))
-        .collect()
 }
 
 #[test]

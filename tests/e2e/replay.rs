@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 
-use crate::common::{assert_valid_report, tidbpe_isolated, world, Expect, Run};
+use crate::common::{assert_valid_report, statuses, tidbpe_isolated, world, Expect, Run};
 
 /// `tidbpe analyze FILE --format json`, with no AWS reachable.
 fn analyze(path: &std::path::Path) -> Run {
@@ -12,15 +12,6 @@ fn analyze(path: &std::path::Path) -> Run {
     // Nothing listens there: a replay that tried the network would say so.
     cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
     Run::of(cmd.args(["analyze", &path.to_string_lossy(), "--format", "json"]))
-}
-
-fn statuses(v: &serde_json::Value) -> Vec<(String, String)> {
-    v["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| (f["id"].to_string(), f["status"].to_string()))
-        .collect()
 }
 
 #[test]

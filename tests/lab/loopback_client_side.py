@@ -9,9 +9,7 @@ TIDB_PORT" and serves until stdin reaches EOF. `tidbpe doctor --probe
 leaving loopback (scripts/bench.sh). Standard library only.
 """
 import socket
-import struct
 import sys
-import threading
 
 import netns
 
@@ -24,38 +22,7 @@ def main():
     dns_port = udp.getsockname()[1]
     tcp = socket.create_server((LOOPBACK, dns_port))
 
-    def udp_loop():
-        while True:
-            try:
-                q, peer = udp.recvfrom(1500)
-            except OSError:
-                return
-            reply = netns.dns_reply(q, 0, LOOPBACK)
-            if reply:
-                udp.sendto(reply, peer)
-
-    def tcp_conn(conn):
-        conn.settimeout(10)
-        try:
-            head = conn.recv(2)
-            if len(head) == 2:
-                want = struct.unpack(">H", head)[0]
-                q = b""
-                while len(q) < want:
-                    chunk = conn.recv(want - len(q))
-                    if not chunk:
-                        return
-                    q += chunk
-                reply = netns.dns_reply(q, 0, LOOPBACK)
-                if reply:
-                    conn.sendall(struct.pack(">H", len(reply)) + reply)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    threading.Thread(target=udp_loop, daemon=True).start()
-    netns.serve_tcp(tcp, tcp_conn)
+    netns.serve_dns(udp, tcp, "public", answer=LOOPBACK)
     tidb = socket.create_server((LOOPBACK, 0))
     netns.serve_tcp(tidb, netns.listener_handler("tidb"))
     print(dns_port, tidb.getsockname()[1], flush=True)

@@ -198,9 +198,11 @@ def dns_reply(query, rcode, a_record=None):
     return query[:2] + flags + counts + query[12:end] + answer
 
 
-def serve_dns(udp, tcp, mode):
+def serve_dns(udp, tcp, mode, answer=PUBLIC_ANSWER):
+    """Answer every question with `mode`'s code; "public" answers every A
+    question with `answer` (PUBLIC_ANSWER unless given)."""
     rcode = {"servfail": 2, "refused": 5, "nxdomain": 3, "public": 0}.get(mode)
-    a_record = PUBLIC_ANSWER if mode == "public" else None
+    a_record = answer if mode == "public" else None
 
     def udp_loop():
         while True:
