@@ -176,28 +176,13 @@ fn a_replayed_report_with_the_same_value_is_refused() {
 #[test]
 fn a_garbled_instance_metadata_leaf_is_dropped_not_the_run() {
     let w = world("healthy");
-    let mac = "0a:00:00:00:00:02";
-    let net = |leaf: &str| format!("network/interfaces/macs/{mac}/{leaf}");
     let captive = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body>Wi-Fi login</body></html>";
-    let values = vec![
-        ("instance-id".to_string(), w.instance_id.clone()),
-        ("mac".to_string(), mac.to_string()),
-        (
-            "placement/availability-zone".to_string(),
-            "us-east-1b".to_string(),
-        ),
-        (
-            "placement/availability-zone-id".to_string(),
-            "use1-az1".to_string(),
-        ),
-        ("local-ipv4".to_string(), w.client_ip.to_string()),
-        (net("vpc-id"), w.vpc_id.clone()),
-        (net("subnet-id"), captive.to_string()),
-        (
-            net("security-group-ids"),
-            format!("{}\nsg-`id`", w.groups.client),
-        ),
-    ];
+    let values = crate::hostile::imds_leaves(
+        w,
+        &w.vpc_id,
+        captive,
+        &format!("{}\nsg-`id`", w.groups.client),
+    );
     let imds = crate::hostile::fake_imds(values, Duration::from_secs(90));
     let mut cmd = w.tidbpe();
     cmd.env_remove("AWS_EC2_METADATA_DISABLED")

@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{world, Run};
+use crate::common::{world, Run, World};
 
 /// A private scratch directory, removed at the end.
 struct Scratch(std::path::PathBuf);
@@ -119,6 +119,34 @@ fn a_repeated_az_id_counts_once() {
 /// A stand-in for the instance metadata service (IMDSv2) on loopback that
 /// answers `values` (leaf path under `/latest/meta-data/` → text) for at
 /// most `life`, then stops.
+/// The leaves of the world's instance as an IMDS serves them, with the
+/// VPC, subnet and group IDs of the interface given as they are.
+pub(crate) fn imds_leaves(
+    w: &World,
+    vpc: &str,
+    subnet: &str,
+    groups: &str,
+) -> Vec<(String, String)> {
+    let mac = "0a:00:00:00:00:01";
+    let net = |leaf: &str| format!("network/interfaces/macs/{mac}/{leaf}");
+    vec![
+        ("instance-id".to_string(), w.instance_id.clone()),
+        ("mac".to_string(), mac.to_string()),
+        (
+            "placement/availability-zone".to_string(),
+            "us-east-1b".to_string(),
+        ),
+        (
+            "placement/availability-zone-id".to_string(),
+            "use1-az1".to_string(),
+        ),
+        ("local-ipv4".to_string(), w.client_ip.to_string()),
+        (net("vpc-id"), vpc.to_string()),
+        (net("subnet-id"), subnet.to_string()),
+        (net("security-group-ids"), groups.to_string()),
+    ]
+}
+
 pub(crate) fn fake_imds(values: Vec<(String, String)>, life: Duration) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
@@ -188,27 +216,12 @@ fn answer_imds(stream: TcpStream, values: &[(String, String)]) {
 #[test]
 fn shell_code_from_the_instance_metadata_never_reaches_a_command() {
     let w = world("healthy");
-    let mac = "0a:00:00:00:00:01";
-    let net = |leaf: &str| format!("network/interfaces/macs/{mac}/{leaf}");
-    let values = vec![
-        ("instance-id".to_string(), w.instance_id.clone()),
-        ("mac".to_string(), mac.to_string()),
-        (
-            "placement/availability-zone".to_string(),
-            "us-east-1b".to_string(),
-        ),
-        (
-            "placement/availability-zone-id".to_string(),
-            "use1-az1".to_string(),
-        ),
-        ("local-ipv4".to_string(), w.client_ip.to_string()),
-        (net("vpc-id"), format!("{};touch PWNED", w.vpc_id)),
-        (net("subnet-id"), format!("{}$(id)", w.subnets.client)),
-        (
-            net("security-group-ids"),
-            format!("{} sg-`id`\u{1b}[2J", w.groups.client),
-        ),
-    ];
+    let values = imds_leaves(
+        w,
+        &format!("{};touch PWNED", w.vpc_id),
+        &format!("{}$(id)", w.subnets.client),
+        &format!("{} sg-`id`\u{1b}[2J", w.groups.client),
+    );
     let imds = fake_imds(values, Duration::from_secs(90));
     let mut cmd = w.tidbpe();
     cmd.env_remove("AWS_EC2_METADATA_DISABLED")
