@@ -103,14 +103,11 @@ pub fn gathered(mut facts: Facts, root: &str) -> Result<Facts, Invalid> {
 }
 
 /// The error that stands for a fact of the wrong form, named by `action`
-/// (an IAM action, or a source's short name). The message names the path
-/// and the expected form, never the value.
-fn wrong_form(action: &str, invalid: &Invalid) -> FactError {
-    FactError::new(
-        FactErrorKind::Api,
-        action,
-        format!("{WRONG_FORM}: {invalid}"),
-    )
+/// (an IAM action, or a source's short name). `what` names the place and
+/// the expected form, never the value (gather uses it too, for a value
+/// that does not parse).
+pub fn wrong_form(action: &str, what: &dyn fmt::Display) -> FactError {
+    FactError::new(FactErrorKind::Api, action, format!("{WRONG_FORM}: {what}"))
 }
 
 /// The call whose answer filled the client: `--instance-id`'s

@@ -26,7 +26,6 @@ use tidbpe_checks::facts::{
     EndpointService, HostedZone, Identity, NetworkAcl, NetworkInterface, PrefixList, SecurityGroup,
     SgPeer, SgRule, Subnet, Vpc, Zone, ZoneRecords, ZoneVpc, ZoneVpcs, SSO_TOKEN_MISSING,
 };
-use tidbpe_checks::validate::WRONG_FORM;
 use tidbpe_checks::{Fact, FactError, FactErrorKind, Need};
 use tokio::time::Instant;
 
@@ -247,7 +246,7 @@ fn opt(s: Option<&str>) -> Option<String> {
 /// An answer of `need`'s call holding a value that does not parse as what
 /// it must be (`what`: where, and the form expected; never the value).
 fn wrong_form(need: Need, what: &str) -> FactError {
-    FactError::of_call(need, FactErrorKind::Api, format!("{WRONG_FORM}: {what}"))
+    tidbpe_checks::validate::wrong_form(need.action(), &what)
 }
 
 /// A value that must parse (an address, a CIDR block), where AWS gave one:
